@@ -1,0 +1,182 @@
+// Package store gives the platform its database: connections for the embedded
+// SQLite store and for PostgreSQL, the dialect, transactions and the migration
+// runner. Feature packages own their tables and SQL; store owns none.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Dialect names the SQL flavour of a DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is a database handle that knows its dialect.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+	// Where says, for people, where the data lives (a folder or a redacted DSN).
+	Where string
+}
+
+// Options say which database to open.
+type Options struct {
+	// DataDir holds the embedded SQLite database (shuqiao.db) and other
+	// local state. Used when DSN is empty.
+	DataDir string
+	// DSN is a postgres:// URL. When set, PostgreSQL is used.
+	DSN string
+	// Schema, for PostgreSQL, sets the search_path; tests use a fresh schema.
+	Schema string
+}
+
+// IsPostgresDSN reports whether dsn names a PostgreSQL database.
+func IsPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the store that opts describe and checks that it answers.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	if opts.DSN != "" {
+		return openPostgres(ctx, opts)
+	}
+	return openSQLite(ctx, opts.DataDir)
+}
+
+func openSQLite(ctx context.Context, dir string) (*DB, error) {
+	if dir == "" {
+		dir = "shuqiao-data"
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: create data folder %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "shuqiao.db")
+	// WAL lets readers run beside the one writer; BEGIN IMMEDIATE takes the
+	// write lock up front so two writers queue on busy_timeout instead of
+	// failing with SQLITE_BUSY when a read transaction tries to upgrade.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	return &DB{DB: db, Dialect: SQLite, Where: path}, nil
+}
+
+func openPostgres(ctx context.Context, opts Options) (*DB, error) {
+	cfg, err := pgx.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse PostgreSQL DSN: %w", err)
+	}
+	if opts.Schema != "" {
+		cfg.RuntimeParams["search_path"] = opts.Schema
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL at %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
+	}
+	return &DB{DB: db, Dialect: Postgres, Where: fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)}, nil
+}
+
+// Tx is a transaction that knows its dialect, so code running inside one can
+// pick dialect-specific SQL without another parameter.
+type Tx struct {
+	*sql.Tx
+	Dialect Dialect
+}
+
+// InTx runs fn in a transaction and commits it when fn returns nil. A panic or
+// error rolls it back; nothing fn wrote survives a failure.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	sqlTx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, Dialect: db.Dialect}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Queryer is what both *DB and *Tx offer for reads, so a read helper can run
+// inside or outside a transaction.
+type Queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on
+// either database.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr interface{ SQLState() string }
+	if errors.As(err, &pgErr) && pgErr.SQLState() == "23505" {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLITE_CONSTRAINT_UNIQUE")
+}
+
+// Micros converts t to the unix-microsecond integers that every table stores
+// times as (see docs/decisions/0002-times-as-unix-micros.md).
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// FromMicros is the inverse of Micros; 0 is the zero time.
+func FromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// NewID returns a new identifier: a UUIDv7, so ids sort by creation time and
+// serve as stable pagination cursors on both databases.
+func NewID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
