@@ -1,0 +1,243 @@
+// Package app is configuration and wiring: open the store, build the
+// services, start the server and stop it gracefully.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"shuqiao/internal/clock"
+	"shuqiao/internal/httpapi"
+	"shuqiao/internal/identity"
+	"shuqiao/internal/ledger"
+	"shuqiao/internal/store"
+)
+
+// Version is set at build time with -ldflags "-X shuqiao/internal/app.Version=…".
+var Version = "dev"
+
+// Config is everything an operator can set, by flag or SHUQIAO_* variable.
+type Config struct {
+	// DataDir holds the embedded database and local keys (default ./shuqiao-data).
+	DataDir string
+	// DB is a postgres:// DSN; empty means the embedded SQLite store in DataDir.
+	DB string
+	// Listen is the HTTP address (default 127.0.0.1:8080).
+	Listen string
+	// Secret keys the hashes of personal identifiers. Replicas sharing one
+	// PostgreSQL must share it. Empty: read or create DataDir/secret.key.
+	Secret string
+	// SecureCookies marks cookies Secure; set it when served over HTTPS.
+	SecureCookies bool
+	// LogLevel is debug, info, warn or error; LogFormat text or json.
+	LogLevel  string
+	LogFormat string
+}
+
+// Defaults fills unset fields.
+func (c *Config) Defaults() {
+	if c.DataDir == "" {
+		c.DataDir = "shuqiao-data"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+}
+
+// App is the running platform's services over one store.
+type App struct {
+	Config   Config
+	Log      *slog.Logger
+	Clock    clock.Clock
+	DB       *store.DB
+	Ledger   *ledger.Ledger
+	Identity *identity.Service
+}
+
+// NewLogger builds the structured logger cfg asks for, writing to w.
+func NewLogger(cfg Config, w *os.File) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch cfg.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+}
+
+// Open opens the store, migrates every package's tables and builds the services.
+func Open(ctx context.Context, cfg Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+	cfg.Defaults()
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if cfg.DB != "" && !store.IsPostgresDSN(cfg.DB) {
+		return nil, fmt.Errorf("--db %q: want a postgres:// or postgresql:// URL (leave it empty for the embedded store)", cfg.DB)
+	}
+	db, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, DSN: cfg.DB})
+	if err != nil {
+		return nil, err
+	}
+	a, err := New(ctx, db, cfg, log, clk)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// New builds the platform over an open store (tests pass their own).
+func New(ctx context.Context, db *store.DB, cfg Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+	cfg.Defaults()
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	a := &App{Config: cfg, Log: log, Clock: clk, DB: db}
+	if err := a.build(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	secret, err := loadSecret(a.Config)
+	if err != nil {
+		return err
+	}
+	if a.Ledger, err = ledger.New(ctx, a.DB, a.Clock); err != nil {
+		return err
+	}
+	if a.Identity, err = identity.New(ctx, a.DB, a.Ledger, a.Clock, identity.Options{Secret: secret}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// loadSecret returns the platform secret: from configuration, or from
+// DataDir/secret.key, created on first start.
+func loadSecret(cfg Config) ([]byte, error) {
+	if cfg.Secret != "" {
+		if len(cfg.Secret) < 32 {
+			return nil, errors.New("secret: SHUQIAO_SECRET must be at least 32 characters")
+		}
+		return []byte(cfg.Secret), nil
+	}
+	path := filepath.Join(cfg.DataDir, "secret.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return nil, fmt.Errorf("secret: %s is shorter than 32 characters", path)
+		}
+		return []byte(s), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	if cfg.DB != "" {
+		// Replicas on one PostgreSQL must agree; a per-machine file would split them.
+		return nil, errors.New("secret: with --db set SHUQIAO_SECRET (the same on every replica, at least 32 characters)")
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	s := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("secret: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// Handler is the platform's HTTP handler.
+func (a *App) Handler() http.Handler {
+	return a.API().Handler()
+}
+
+// API builds the HTTP API over the app's services.
+func (a *App) API() *httpapi.Server {
+	return httpapi.New(httpapi.Deps{
+		Identity: a.Identity,
+		Ledger:   a.Ledger,
+		Clock:    a.Clock,
+		Log:      a.Log,
+		Ready:    a.DB.PingContext,
+		Version:  Version,
+	}, httpapi.Options{SecureCookies: a.Config.SecureCookies})
+}
+
+// Serve listens on ln (or Config.Listen when ln is nil) until ctx ends, runs
+// the background workers, and then shuts down gracefully: in-flight requests
+// get up to 15 seconds to finish.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", a.Config.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", a.Config.Listen, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	workers, stopWorkers := context.WithCancel(context.Background())
+	defer stopWorkers()
+	a.startWorkers(workers)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.Log.Info("shuqiao listening", "addr", "http://"+ln.Addr().String(), "store", a.DB.Where, "version", Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	stopWorkers()
+	return err
+}
+
+// startWorkers runs the platform's background loops until ctx ends.
+func (a *App) startWorkers(ctx context.Context) {
+	_ = ctx
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.DB.Close() }

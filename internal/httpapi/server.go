@@ -1,0 +1,121 @@
+// Package httpapi translates HTTP to the services' Go methods: routes, auth
+// middleware, problem+json errors, the OpenAPI contract, health and metrics.
+// It reads no tables itself.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"shuqiao/api"
+	"shuqiao/internal/clock"
+	"shuqiao/internal/identity"
+	"shuqiao/internal/ledger"
+)
+
+// Deps are the services the API serves.
+type Deps struct {
+	Identity *identity.Service
+	Ledger   *ledger.Ledger
+	Clock    clock.Clock
+	Log      *slog.Logger
+	// Ready reports whether the server can take traffic (the store answers).
+	Ready func(ctx context.Context) error
+	// Version is printed by /api/v1/version.
+	Version string
+}
+
+// Options tune the HTTP layer.
+type Options struct {
+	// MaxBody bounds JSON request bodies (default 1 MiB).
+	MaxBody int64
+	// SecureCookies marks session cookies Secure; set it behind TLS.
+	SecureCookies bool
+}
+
+// Server is the platform's HTTP API.
+type Server struct {
+	Deps
+	opts       Options
+	mux        *http.ServeMux
+	metrics    *metrics
+	reg        *prometheus.Registry
+	loginLimit *ipLimiter
+}
+
+// New builds the API with every route registered.
+func New(d Deps, opts Options) *Server {
+	if opts.MaxBody == 0 {
+		opts.MaxBody = 1 << 20
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s := &Server{Deps: d, opts: opts, mux: http.NewServeMux(), reg: reg, metrics: newMetrics(reg), loginLimit: newIPLimiter(d.Clock, 20, time.Minute)}
+	s.routes()
+	return s
+}
+
+// Registry lets other parts of the platform add their own metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Handler returns the root handler with the middleware chain applied.
+func (s *Server) Handler() http.Handler {
+	return s.withRequestID(s.withAccessLog(s.withRecover(s.withAuth(s.mux))))
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle registers h under pattern (Go 1.22 method+path syntax).
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.handle("GET /readyz", func(w http.ResponseWriter, r *http.Request) error {
+		if s.Ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := s.Ready(ctx); err != nil {
+				s.Log.WarnContext(r.Context(), "not ready", "err", err)
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+				return nil
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return nil
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+		_, _ = w.Write(api.OpenAPI)
+	})
+	s.handle("GET /api/v1/version", func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, map[string]string{"version": s.Version, "name": "Shuqiao 数桥"})
+		return nil
+	})
+	s.handle("/api/", func(w http.ResponseWriter, r *http.Request) error {
+		return errNoRoute
+	})
+	s.identityRoutes()
+}
