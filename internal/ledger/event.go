@@ -6,6 +6,7 @@ package ledger
 import (
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"shuqiao/internal/apperr"
 )
@@ -77,7 +78,12 @@ type Event struct {
 }
 
 // maxDetail bounds the JSON detail: the ledger records steps, not payloads.
-const maxDetail = 8 << 10
+// maxField bounds each identifier field and maxList the fields and subjects.
+const (
+	maxDetail = 8 << 10
+	maxField  = 512
+	maxList   = 1000
+)
 
 var errInvalidEvent = apperr.New(apperr.Invalid, "ledger.invalid_event", "账本事件不完整", "ledger event is incomplete")
 
@@ -93,6 +99,28 @@ func (e *Event) validate() error {
 	case ActorSystem:
 	default:
 		return errInvalidEvent.At("actor_kind")
+	}
+	for _, f := range [...]struct{ name, v string }{{"actor_id", e.ActorID}, {"org_id", e.OrgID}, {"object", e.Object},
+		{"resource_id", e.ResourceID}, {"purpose", e.Purpose}, {"grant_id", e.GrantID}, {"content_hash", e.ContentHash}} {
+		if len(f.v) > maxField || !utf8.ValidString(f.v) {
+			return errInvalidEvent.At(f.name)
+		}
+	}
+	if len(e.Fields) > maxList {
+		return errInvalidEvent.At("fields")
+	}
+	if len(e.Subjects) > maxList {
+		return errInvalidEvent.At("subjects")
+	}
+	// Personal identifiers never enter the ledger in clear (R-PRS-6): a
+	// subject must be a hash that SubjectHash made.
+	for _, s := range e.Subjects {
+		if !IsSubjectHash(s) {
+			return errInvalidEvent.At("subjects")
+		}
+	}
+	if e.RecordCount < 0 {
+		return errInvalidEvent.At("record_count")
 	}
 	if len(e.Detail) > maxDetail {
 		return errInvalidEvent.At("detail")

@@ -5,37 +5,165 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"shuqiao/internal/clock"
 	"shuqiao/internal/store"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
+
+// Algorithm names the checkpoint signature algorithm.
+type Algorithm string
+
+const (
+	// Ed25519 is the default (C2SP signed-note type 0x01).
+	Ed25519 Algorithm = "ed25519"
+	// SM2 is SM2 with SM3 (GB/T 32918), for deployments evaluated on the
+	// national algorithms; see sm2note.go for the key format.
+	SM2 Algorithm = "sm2"
+)
+
+// DefaultOrigin is the checkpoint origin when none is configured.
+const DefaultOrigin = "shuqiao.local/ledger"
+
+// Options tune a Ledger. The zero value is the default.
+type Options struct {
+	// Origin is the checkpoint's first line and the signing key's name, e.g.
+	// "shuqiao.xiamen/ledger". Default DefaultOrigin.
+	Origin string
+	// Algorithm is Ed25519 (default) or SM2.
+	Algorithm Algorithm
+	// SignerKey, when set, is a note private key ("PRIVATE+KEY+…", Ed25519 as
+	// golang.org/x/mod/sumdb/note writes it, or SM2 as GenerateSM2Key writes
+	// it). Its name must equal Origin. When empty, a key is generated on first
+	// start and kept in ledger_keys.
+	SignerKey string
+	// CheckpointInterval is the least time between two signed checkpoints in
+	// Run (default 1s).
+	CheckpointInterval time.Duration
+	// PollInterval is how often Run looks for pending events without a nudge
+	// (default 250ms).
+	PollInterval time.Duration
+	// BatchSize bounds the events integrated per transaction (default 4096).
+	BatchSize int
+	// Log receives the background loop's errors (default slog.Default()).
+	Log *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Origin == "" {
+		o.Origin = DefaultOrigin
+	}
+	if o.Algorithm == "" {
+		o.Algorithm = Ed25519
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 4096
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+}
 
 // Ledger appends events and answers for them.
 type Ledger struct {
 	db    *store.DB
 	clock clock.Clock
+	opts  Options
+
+	signer    note.Signer
+	verifiers note.Verifiers // every checkpoint key this store has known
+	vkey      string         // the current signer's verifier key
+	lookupKey []byte         // keys the subject lookup HMAC
+
+	nudge chan struct{}
+	mu    sync.Mutex // serialises Integrate within this process
 }
 
-// New returns the ledger over db, migrating its tables.
-func New(ctx context.Context, db *store.DB, clk clock.Clock) (*Ledger, error) {
-	if err := db.Migrate(ctx, "ledger", migrations, "migrations"); err != nil {
+// New returns the ledger over db, migrating its tables and loading (or, on
+// first start, creating) its keys. opts, if given, tunes it; only the first is
+// used.
+func New(ctx context.Context, db *store.DB, clk clock.Clock, opts ...Options) (*Ledger, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.defaults()
+	if o.Algorithm != Ed25519 && o.Algorithm != SM2 {
+		return nil, fmt.Errorf("ledger: algorithm %q: want ed25519 or sm2", o.Algorithm)
+	}
+	if !validKeyName(o.Origin) {
+		return nil, fmt.Errorf("ledger: origin %q is not a valid key name", o.Origin)
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	dir := "migrations/sqlite"
+	if db.Dialect == store.Postgres {
+		dir = "migrations/postgres"
+	}
+	if err := db.Migrate(ctx, "ledger", migrations, dir); err != nil {
 		return nil, err
 	}
-	return &Ledger{db: db, clock: clk}, nil
+	l := &Ledger{db: db, clock: clk, opts: o, nudge: make(chan struct{}, 1)}
+	if err := l.initTree(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.loadKeys(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Origin is the checkpoints' origin line.
+func (l *Ledger) Origin() string { return l.opts.Origin }
+
+// VerifierKey is the public key that verifies this ledger's checkpoints, as
+// a note verifier key string ("<origin>+<hash>+<base64>"). Give it to anyone
+// who checks proofs offline.
+func (l *Ledger) VerifierKey() string { return l.vkey }
+
+// Nudge tells the background integrator that events were committed. Callers
+// may call it after committing a transaction that appended; Append calls it
+// too, and Run also polls, so it is only a hint.
+func (l *Ledger) Nudge() {
+	select {
+	case l.nudge <- struct{}{}:
+	default:
+	}
 }
 
 // Append adds events inside the caller's transaction. They are queued with
-// the change they record and integrated into the Merkle tree after commit.
+// the change they record and integrated into the Merkle tree after commit; if
+// tx rolls back they vanish with it (R-SEC-2: an event exists exactly when its
+// change commits).
 func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	bodies := make([][]byte, len(events))
+	created := make([]int64, len(events))
 	for i := range events {
 		e := events[i]
 		if e.Time.IsZero() {
 			e.Time = l.clock.Now()
 		}
-		e.Time = e.Time.UTC()
+		e.Time = e.Time.UTC().Truncate(time.Microsecond)
 		if err := e.validate(); err != nil {
 			return err
 		}
@@ -43,11 +171,33 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 		if err != nil {
 			return fmt.Errorf("ledger: encode event: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO ledger_pending (body, created_at) VALUES ($1, $2)`,
-			body, store.Micros(e.Time)); err != nil {
+		bodies[i], created[i] = body, store.Micros(e.Time)
+	}
+	// A few statements for the lot keep the cost inside business transactions low.
+	const chunk = 500
+	for start := 0; start < len(bodies); start += chunk {
+		end := min(start+chunk, len(bodies))
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO ledger_pending (body, created_at) VALUES `)
+		args := make([]any, 0, 2*(end-start))
+		for i := start; i < end; i++ {
+			if i > start {
+				sb.WriteByte(',')
+			}
+			n := 2 * (i - start)
+			fmt.Fprintf(&sb, "($%d, $%d)", n+1, n+2)
+			args = append(args, bodies[i], created[i])
+		}
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
 			return fmt.Errorf("ledger: append: %w", err)
 		}
 	}
+	l.Nudge()
 	return nil
+}
+
+// validKeyName reports whether name can name a note key: non-empty, no
+// spaces, no '+' (golang.org/x/mod/sumdb/note's rule).
+func validKeyName(name string) bool {
+	return name != "" && utf8.ValidString(name) && strings.IndexFunc(name, unicode.IsSpace) < 0 && !strings.Contains(name, "+")
 }
