@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -38,6 +39,9 @@ func newFixture(t *testing.T, db *store.DB, start time.Time, opts casework.Optio
 	t.Helper()
 	ctx := context.Background()
 	clk := clock.NewFake(start)
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	led, err := ledger.New(ctx, db, clk)
 	if err != nil {
 		t.Fatalf("ledger: %v", err)

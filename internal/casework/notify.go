@@ -69,11 +69,12 @@ type Notification struct {
 }
 
 // notify stores a notification for each active assignee and for the
-// applicant, except the actor, and queues their deliveries.
+// applicant, and queues their deliveries. Assignees the actor answers to
+// are skipped: they have just acted.
 func (e *Engine) notify(ctx context.Context, tx *store.Tx, k *Kind, c *Case, r record, actor string) error {
 	var recips []Recipient
 	for _, a := range c.Assignees {
-		if a.UserID != "" && a.UserID == actor {
+		if r.p.Authenticated() && a.Matches(r.p) {
 			continue
 		}
 		recips = append(recips, a)
