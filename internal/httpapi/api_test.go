@@ -386,3 +386,16 @@ func TestOperationsEndpoints(t *testing.T) {
 		t.Fatalf("unknown route: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 }
+
+func TestHomePage(t *testing.T) {
+	e := newEnv(t, storetest.OpenTestSQLite(t))
+	res, err := http.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Contains(b, []byte("数桥")) {
+		t.Fatalf("home: %d", res.StatusCode)
+	}
+}

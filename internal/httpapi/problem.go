@@ -54,7 +54,7 @@ var errInternal = apperr.New(apperr.Internal, "internal", "服务器内部错误
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae, ok := apperr.As(err)
 	if !ok || ae.Kind == apperr.Internal {
-		s.log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path, "request_id", requestID(r.Context()))
+		s.Log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path, "request_id", requestID(r.Context()))
 		ae = errInternal
 	}
 	status := statusOf(ae.Kind)
@@ -79,6 +79,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Language", lang)
 	w.WriteHeader(status)
 	if err := json.NewEncoder(w).Encode(p); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
-		s.log.DebugContext(r.Context(), "write problem", slog.Any("err", err))
+		s.Log.DebugContext(r.Context(), "write problem", slog.Any("err", err))
 	}
 }

@@ -117,5 +117,6 @@ func (s *Server) routes() {
 	s.handle("/api/", func(w http.ResponseWriter, r *http.Request) error {
 		return errNoRoute
 	})
+	s.homeRoutes()
 	s.identityRoutes()
 }
