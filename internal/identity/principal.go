@@ -66,6 +66,12 @@ type Principal struct {
 	// Scopes limit what a token may do; empty for browser sessions (no limit
 	// beyond roles).
 	Scopes []string
+	// Username is the person's sign-in name; empty for API clients.
+	Username string
+	// MustChangePassword is set for a person whose password was set by
+	// someone else (bootstrap's one-time password); the API should let them
+	// do little but change it.
+	MustChangePassword bool
 }
 
 // Has reports whether p holds role r.
