@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
@@ -34,38 +32,16 @@ func withAdmin(ctx context.Context, sf *storeFlags, fn func(a *app.App, p identi
 		return err
 	}
 	defer a.Close()
-	orgs, _, err := a.Identity.ListOrgs(ctx, identity.OrgFilter{Kind: identity.KindAuthority}, "", 1)
+	authority, err := a.Identity.Authority(ctx)
 	if err != nil {
-		return err
-	}
-	if len(orgs) == 0 {
-		return fmt.Errorf("no authority yet: run 'shuqiao admin bootstrap' first")
+		return fmt.Errorf("%w (run 'shuqiao admin bootstrap' first on a new installation)", err)
 	}
 	// The command line is the platform operator's own console: it acts as the
 	// authority's administrator, and the ledger records it as the system.
 	return fn(a, identity.Principal{
-		Name: "shuqiao admin (CLI)", OrgID: orgs[0].ID, OrgKind: identity.KindAuthority,
+		Name: "shuqiao admin (CLI)", OrgID: authority.ID, OrgKind: identity.KindAuthority,
 		Roles: []identity.Role{identity.RoleAuthorityAdmin},
 	})
-}
-
-// oneTimePassword returns a random password that meets the password policy.
-func oneTimePassword() string {
-	const letters = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
-	const digits = "23456789"
-	b := make([]byte, 16)
-	for i := range b {
-		set := letters
-		if i%4 == 3 {
-			set = digits
-		}
-		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(set))))
-		if err != nil {
-			panic(err) // crypto/rand never fails on supported platforms
-		}
-		b[i] = set[n.Int64()]
-	}
-	return string(b)
 }
 
 func splitList(s string) []string {
@@ -195,8 +171,9 @@ func newUserCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Roles = roles(roleList)
 			return withAdmin(cmd.Context(), &sf, func(a *app.App, p identity.Principal) error {
-				pw := oneTimePassword()
+				pw := identity.NewOneTimePassword()
 				in.Password = pw
+				in.MustChangePassword = true
 				u, err := a.Identity.CreateUser(cmd.Context(), p, in)
 				if err != nil {
 					return err

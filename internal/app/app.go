@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"shuqiao/internal/casework"
 	"shuqiao/internal/clock"
 	"shuqiao/internal/httpapi"
 	"shuqiao/internal/identity"
@@ -42,6 +43,11 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat text or json.
 	LogLevel  string
 	LogFormat string
+	// CalendarDir holds the authority's working-day calendar files
+	// (<year>.json, docs/calendar.md); empty uses the embedded years.
+	CalendarDir string
+	// Cases configures case notifications (SMTP, webhook) and limits.
+	Cases casework.Options
 }
 
 // Defaults fills unset fields.
@@ -68,6 +74,7 @@ type App struct {
 	DB       *store.DB
 	Ledger   *ledger.Ledger
 	Identity *identity.Service
+	Cases    *casework.Engine
 }
 
 // NewLogger builds the structured logger cfg asks for, writing to w.
@@ -137,6 +144,17 @@ func (a *App) build(ctx context.Context) error {
 	if a.Identity, err = identity.New(ctx, a.DB, a.Ledger, a.Clock, identity.Options{Secret: secret}); err != nil {
 		return err
 	}
+	cal, err := casework.LoadCalendar(a.Config.CalendarDir)
+	if err != nil {
+		return err
+	}
+	caseOpts := a.Config.Cases
+	if caseOpts.Log == nil {
+		caseOpts.Log = a.Log
+	}
+	if a.Cases, err = casework.New(ctx, a.DB, a.Ledger, a.Clock, cal, caseOpts); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -189,6 +207,7 @@ func (a *App) API() *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
 		Identity: a.Identity,
 		Ledger:   a.Ledger,
+		Cases:    a.Cases,
 		Clock:    a.Clock,
 		Log:      a.Log,
 		Ready:    a.DB.PingContext,
@@ -236,7 +255,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // startWorkers runs the platform's background loops until ctx ends.
 func (a *App) startWorkers(ctx context.Context) {
-	_ = ctx
+	// Casework: escalate overdue cases every minute; deliver notifications
+	// after each commit and retry failed ones.
+	go a.Cases.Run(ctx, time.Minute)
 }
 
 // Close releases the store.

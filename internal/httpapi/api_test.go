@@ -140,6 +140,11 @@ func (e *env) bootstrap() (*user, identity.Org) {
 		e.t.Fatal(err)
 	}
 	u := e.login(admin.Username, pw)
+	// A one-time password allows nothing but changing it.
+	r := u.want(http.StatusForbidden, u.do("GET", "/api/v1/orgs/"+org.ID+"/users", nil))
+	if r.code(e.t) != "identity.must_change_password" {
+		e.t.Fatalf("code %q", r.code(e.t))
+	}
 	u.want(http.StatusNoContent, u.do("POST", "/api/v1/me/password", map[string]string{"old_password": pw, "new_password": "correct-horse-42"}))
 	return u, org
 }
@@ -276,6 +281,18 @@ func TestRoles(t *testing.T) {
 		}))
 		s := e.login("gaj.steward", "gaj-steward-2026")
 		s.want(http.StatusForbidden, s.do("GET", "/api/v1/orgs/"+ids[0]+"/users", nil))
+		// The org admin disables the steward, whose session ends at once.
+		users := a.want(http.StatusOK, a.do("GET", "/api/v1/orgs/"+ids[0]+"/users", nil)).json(t)["items"].([]any)
+		var stewardID string
+		for _, u := range users {
+			if m := u.(map[string]any); m["username"] == "gaj.steward" {
+				stewardID = m["id"].(string)
+			}
+		}
+		a.want(http.StatusOK, a.do("POST", "/api/v1/users/"+stewardID+"/disable", nil))
+		s.want(http.StatusUnauthorized, s.do("GET", "/api/v1/me", nil))
+		a.want(http.StatusOK, a.do("POST", "/api/v1/users/"+stewardID+"/enable", nil))
+		e.login("gaj.steward", "gaj-steward-2026")
 		// Anonymous callers see the public org directory but nothing else.
 		anon := e.anon()
 		list := anon.want(http.StatusOK, anon.do("GET", "/api/v1/orgs?kind=department", nil)).json(t)

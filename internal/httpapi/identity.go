@@ -21,6 +21,8 @@ func (s *Server) identityRoutes() {
 	s.handle("GET /api/v1/orgs/{id}/users", s.listUsers)
 	s.handle("POST /api/v1/orgs/{id}/users", s.createUser)
 	s.handle("PUT /api/v1/users/{id}/roles", s.setRoles)
+	s.handle("POST /api/v1/users/{id}/disable", s.setDisabled(true))
+	s.handle("POST /api/v1/users/{id}/enable", s.setDisabled(false))
 	s.handle("GET /api/v1/orgs/{id}/clients", s.listClients)
 	s.handle("POST /api/v1/orgs/{id}/clients", s.createClient)
 	s.handle("GET /api/v1/clients/{id}/tokens", s.listTokens)
@@ -132,6 +134,12 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.Identity.ChangePassword(r.Context(), p, in.Old, in.New); err != nil {
 		return err
+	}
+	// Whoever else held this account's sessions must sign in again.
+	if c, err := r.Cookie(SessionCookie); err == nil && p.UserID != "" {
+		if err := s.Identity.EndOtherSessions(r.Context(), p, c.Value); err != nil {
+			return err
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -314,4 +322,19 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (s *Server) setDisabled(disabled bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := mustAuth(r)
+		if err != nil {
+			return err
+		}
+		u, err := s.Identity.SetDisabled(r.Context(), p, r.PathValue("id"), disabled)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, u)
+		return nil
+	}
 }

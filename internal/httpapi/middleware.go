@@ -24,10 +24,11 @@ const (
 )
 
 var (
-	errNoRoute = apperr.New(apperr.NotFound, "http.no_route", "接口不存在", "no such API endpoint")
-	errCSRF    = apperr.New(apperr.Forbidden, "http.csrf", "缺少或错误的 CSRF 令牌（请求头 X-CSRF-Token）", "missing or wrong CSRF token (header X-CSRF-Token)")
-	errScope   = apperr.New(apperr.Forbidden, "http.token_scope", "令牌的权限范围不允许此操作", "the token's scopes do not allow this operation")
-	errPanic   = apperr.New(apperr.Internal, "internal", "服务器内部错误", "internal error")
+	errNoRoute            = apperr.New(apperr.NotFound, "http.no_route", "接口不存在", "no such API endpoint")
+	errCSRF               = apperr.New(apperr.Forbidden, "http.csrf", "缺少或错误的 CSRF 令牌（请求头 X-CSRF-Token）", "missing or wrong CSRF token (header X-CSRF-Token)")
+	errScope              = apperr.New(apperr.Forbidden, "http.token_scope", "令牌的权限范围不允许此操作", "the token's scopes do not allow this operation")
+	errMustChangePassword = apperr.New(apperr.Forbidden, "identity.must_change_password", "请先修改一次性密码", "change your one-time password first")
+	errPanic              = apperr.New(apperr.Internal, "internal", "服务器内部错误", "internal error")
 )
 
 // SessionCookie is the browser session cookie's name.
@@ -174,8 +175,22 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 				p = sp
 			}
 		}
+		if p.MustChangePassword && !allowedBeforePasswordChange(r) {
+			s.writeError(w, r, errMustChangePassword)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
 	})
+}
+
+// allowedBeforePasswordChange lists what a person holding a one-time password
+// may do: see who they are, change the password, or leave.
+func allowedBeforePasswordChange(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/api/v1/me", "/api/v1/me/password", "/api/v1/auth/logout", "/api/v1/auth/login":
+		return true
+	}
+	return false
 }
 
 func tokenAllows(scopes []string, method string) bool {

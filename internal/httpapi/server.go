@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"shuqiao/api"
+	"shuqiao/internal/casework"
 	"shuqiao/internal/clock"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
@@ -23,8 +24,10 @@ import (
 type Deps struct {
 	Identity *identity.Service
 	Ledger   *ledger.Ledger
-	Clock    clock.Clock
-	Log      *slog.Logger
+	// Cases is the casework engine; nil leaves the case routes out.
+	Cases *casework.Engine
+	Clock clock.Clock
+	Log   *slog.Logger
 	// Ready reports whether the server can take traffic (the store answers).
 	Ready func(ctx context.Context) error
 	// Version is printed by /api/v1/version.
@@ -119,4 +122,7 @@ func (s *Server) routes() {
 	})
 	s.homeRoutes()
 	s.identityRoutes()
+	if s.Cases != nil {
+		s.caseRoutes()
+	}
 }

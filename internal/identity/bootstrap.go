@@ -28,7 +28,7 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapInput) (Org, User, 
 	if in.AdminDisplayName == "" {
 		in.AdminDisplayName = in.AdminUsername
 	}
-	password := newOneTimePassword()
+	password := NewOneTimePassword()
 	prep, err := s.prepareUser(NewUser{Username: in.AdminUsername, DisplayName: in.AdminDisplayName,
 		Password: password, MustChangePassword: true})
 	if err != nil {

@@ -137,9 +137,9 @@ func CheckPasswordPolicy(password, username string) error {
 // oneTimeAlphabet leaves out characters people confuse (0/O, 1/l/I).
 const oneTimeAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
-// newOneTimePassword returns a random 16-character password that meets the
+// NewOneTimePassword returns a random 16-character password that meets the
 // policy.
-func newOneTimePassword() string {
+func NewOneTimePassword() string {
 	for {
 		b := make([]byte, 16)
 		for i := range b {

@@ -79,7 +79,7 @@ func TestPasswordPolicy(t *testing.T) {
 		}
 	}
 	for range 50 {
-		if pw := newOneTimePassword(); CheckPasswordPolicy(pw, "") != nil || len(pw) != 16 {
+		if pw := NewOneTimePassword(); CheckPasswordPolicy(pw, "") != nil || len(pw) != 16 {
 			t.Fatalf("one-time password %q breaks the policy", pw)
 		}
 	}
