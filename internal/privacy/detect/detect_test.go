@@ -76,8 +76,8 @@ func TestAnalyzer(t *testing.T) {
 		want []want
 	}{
 		{"身份证号：11010519491231002X，请核对", []want{{ResidentID, "11010519491231002X"}}},
-		{"身份证号：110105194912310021", nil},                              // checksum failure
-		{"号码110105199002301235无效", nil},                                 // Feb 30 (pattern allows, validator rejects)
+		{"身份证号：110105194912310021", nil},                                  // checksum failure
+		{"号码110105199002301235无效", nil},                                   // Feb 30 (pattern allows, validator rejects)
 		{"旧身份证 110105491231002", []want{{ResidentID, "110105491231002"}}}, // legacy with context
 		{"统一社会信用代码91350200MA2Y0000AJ", []want{{CreditCode, "91350200MA2Y0000AJ"}}},
 		{"信用代码91350200MA2Y0000AK", nil},
@@ -170,7 +170,9 @@ func FuzzHKMacaoPermit(f *testing.F) {
 	fuzzRecognizer(f, HKMacaoPermitRecognizer(), "通行证C12345678", "H1234567890")
 }
 func FuzzTaiwanPermit(f *testing.F) { fuzzRecognizer(f, TaiwanPermitRecognizer(), "台胞证12345678") }
-func FuzzName(f *testing.F)         { fuzzRecognizer(f, NameRecognizer(), "姓名：张三", "欧阳先生", "李") }
+func FuzzName(f *testing.F) {
+	fuzzRecognizer(f, NameRecognizer(), "姓名：张三", "欧阳先生", "李")
+}
 func FuzzAddress(f *testing.F) {
 	fuzzRecognizer(f, AddressRecognizer(), "家住福建省厦门市思明区湖滨南路123号", strings.Repeat("区路", 20))
 }

@@ -22,18 +22,18 @@ import (
 type Entity string
 
 const (
-	ResidentID    Entity = "CN_RESIDENT_ID"      // 居民身份证号 (18 digits, or legacy 15)
-	CreditCode    Entity = "CN_CREDIT_CODE"      // 统一社会信用代码
-	Mobile        Entity = "CN_MOBILE"           // 手机号
-	BankCard      Entity = "BANK_CARD"           // 银行卡号
-	Email         Entity = "EMAIL"               // 电子邮箱
-	IPAddress     Entity = "IP_ADDRESS"          // IPv4 / IPv6
-	VehiclePlate  Entity = "CN_VEHICLE_PLATE"    // 机动车号牌
-	Passport      Entity = "CN_PASSPORT"         // 护照
-	HKMacaoPermit Entity = "CN_HK_MACAO_PERMIT"  // 往来港澳通行证 / 港澳居民来往内地通行证
-	TaiwanPermit  Entity = "CN_TAIWAN_PERMIT"    // 往来台湾通行证 / 台湾居民来往大陆通行证
-	PersonName    Entity = "CN_PERSON_NAME"      // 姓名
-	Address       Entity = "CN_ADDRESS"          // 地址
+	ResidentID    Entity = "CN_RESIDENT_ID"     // 居民身份证号 (18 digits, or legacy 15)
+	CreditCode    Entity = "CN_CREDIT_CODE"     // 统一社会信用代码
+	Mobile        Entity = "CN_MOBILE"          // 手机号
+	BankCard      Entity = "BANK_CARD"          // 银行卡号
+	Email         Entity = "EMAIL"              // 电子邮箱
+	IPAddress     Entity = "IP_ADDRESS"         // IPv4 / IPv6
+	VehiclePlate  Entity = "CN_VEHICLE_PLATE"   // 机动车号牌
+	Passport      Entity = "CN_PASSPORT"        // 护照
+	HKMacaoPermit Entity = "CN_HK_MACAO_PERMIT" // 往来港澳通行证 / 港澳居民来往内地通行证
+	TaiwanPermit  Entity = "CN_TAIWAN_PERMIT"   // 往来台湾通行证 / 台湾居民来往大陆通行证
+	PersonName    Entity = "CN_PERSON_NAME"     // 姓名
+	Address       Entity = "CN_ADDRESS"         // 地址
 )
 
 // Finding is one detected identifier. Start and End are byte offsets into
