@@ -75,7 +75,7 @@ type Service struct {
 	orgs  OrgLookup
 	def   Config
 
-	cw    *casework.Engine
+	cw *casework.Engine
 
 	facetMu    sync.Mutex
 	facetGen   int64

@@ -81,8 +81,8 @@ func sample(org, name string) Entry {
 		Name: name, Description: name + "，按日更新。", OrgID: org, DataClass: ClassGovernment,
 		Themes: []string{"public_security"}, Industry: "S", Library: Library{Kind: "base", Code: "population"},
 		Frequency: Daily, Formats: []string{"csv", "json"}, LegalBasis: "《中华人民共和国户口登记条例》", Level: LevelImportant,
-		Share: Sharing{Attr: Conditional, Conditions: "用于履职"},
-		Open:  Sharing{Attr: None, Basis: "《个人信息保护法》", Reason: "含个人信息"},
+		Share:    Sharing{Attr: Conditional, Conditions: "用于履职"},
+		Open:     Sharing{Attr: None, Basis: "《个人信息保护法》", Reason: "含个人信息"},
 		Delivery: Delivery{Mode: Hosted}, Contact: Contact{Name: "张三", Phone: "0592-1234567", Email: "data@example.gov.cn"},
 		Tags: []string{"户籍", "人口"},
 		Fields: []Field{
@@ -361,11 +361,11 @@ func TestDuplicateCollection(t *testing.T) {
 
 		mine := sample("rsj", "参保人员信息")
 		mine.Fields = []Field{
-			{Name: "sfzh", Label: "公民身份号码", Type: "string", Level: LevelImportant},          // same label
-			{Name: "xm", Label: "参保人姓名", Type: "string", Level: LevelGeneral},                // not a duplicate
+			{Name: "sfzh", Label: "公民身份号码", Type: "string", Level: LevelImportant},                         // same label
+			{Name: "xm", Label: "参保人姓名", Type: "string", Level: LevelGeneral},                              // not a duplicate
 			{Name: "xb", Label: "性别代码", Type: "string", CodeList: "GB/T 2261.1-2003", Level: LevelGeneral}, // same code list
-			{Name: "full_name", Label: "人员名称", Type: "string", Level: LevelGeneral},          // same name
-			{Name: "sfzhm", Label: "公民身份号码（新）", Type: "string", Level: LevelGeneral},     // similar label
+			{Name: "full_name", Label: "人员名称", Type: "string", Level: LevelGeneral},                        // same name
+			{Name: "sfzhm", Label: "公民身份号码（新）", Type: "string", Level: LevelGeneral},                       // similar label
 		}
 		d, err := e.s.CreateDraft(e.ctx, steward("rsj"), mine)
 		if err != nil {
@@ -601,10 +601,10 @@ func TestSearch(t *testing.T) {
 			{"人口", nil, a.Name},
 			{"人", nil, a.Name},
 			{"基本信息", nil, a.Name},
-			{"公民身份号码", nil, a.Name},   // a field label
-			{"water", nil, bb.Name},    // a tag, case-insensitive
-			{"信息 -人口", nil, ""},        // exclusion
-			{`"水质监测"`, nil, bb.Name},   // phrase
+			{"公民身份号码", nil, a.Name},  // a field label
+			{"water", nil, bb.Name},  // a tag, case-insensitive
+			{"信息 -人口", nil, ""},      // exclusion
+			{`"水质监测"`, nil, bb.Name}, // phrase
 			{"监测 level:general", nil, bb.Name},
 			{"", map[string][]string{"theme": {"living"}}, bb.Name},
 			{"", map[string][]string{"org": {"gaj"}, "format": {"csv"}}, a.Name},

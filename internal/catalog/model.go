@@ -93,7 +93,7 @@ func (f Frequency) Period() time.Duration {
 type DeliveryMode string
 
 const (
-	Hosted  DeliveryMode = "hosted"
+	Hosted     DeliveryMode = "hosted"
 	ServiceAPI DeliveryMode = "service"
 )
 
