@@ -58,6 +58,6 @@ accounts. The demo logins are printed and also written to <data>/demo-logins.txt
 		},
 	}
 	sf.register(cmd)
-	cmd.Flags().StringVar(&sf.cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address (env SHUQIAO_LISTEN)")
+	sf.registerServer(cmd)
 	return cmd
 }

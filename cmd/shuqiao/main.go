@@ -41,7 +41,7 @@ A flag given on the command line wins over the variable.`,
 			return applyEnv(cmd)
 		},
 	}
-	root.AddCommand(newServeCmd(), newDemoCmd(), newMigrateCmd(), newAdminCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd(), newMigrateCmd(), newAdminCmd(), newLedgerCmd(), newVersionCmd())
 	return root
 }
 
@@ -77,6 +77,23 @@ func (s *storeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&s.cfg.Secret, "secret", "", "platform secret (>=32 chars) keying hashes of personal identifiers; default: <data>/secret.key (env SHUQIAO_SECRET)")
 	f.StringVar(&s.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error (env SHUQIAO_LOG_LEVEL)")
 	f.StringVar(&s.cfg.LogFormat, "log-format", "text", "log format: text or json (env SHUQIAO_LOG_FORMAT)")
+	f.StringVar(&s.cfg.CalendarDir, "calendar-dir", "", "folder of working-day calendar files (YYYY.json) overriding the built-in ones; see docs/calendar.md (env SHUQIAO_CALENDAR_DIR)")
+}
+
+// registerServer adds the flags of commands that run the server.
+func (s *storeFlags) registerServer(cmd *cobra.Command) {
+	f := cmd.Flags()
+	c := &s.cfg.Cases
+	f.StringVar(&s.cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address (env SHUQIAO_LISTEN)")
+	f.BoolVar(&s.cfg.SecureCookies, "secure-cookies", false, "mark session cookies Secure; set when served over HTTPS (env SHUQIAO_SECURE_COOKIES)")
+	f.StringVar(&c.Webhook.URL, "webhook-url", "", "POST every case notification as signed JSON to this URL (env SHUQIAO_WEBHOOK_URL)")
+	f.StringVar(&c.Webhook.Secret, "webhook-secret", "", "HMAC-SHA256 key signing webhook bodies (env SHUQIAO_WEBHOOK_SECRET)")
+	f.StringVar(&c.SMTP.Addr, "smtp-addr", "", "mail server host:port for case notifications (env SHUQIAO_SMTP_ADDR)")
+	f.StringVar(&c.SMTP.From, "smtp-from", "", "sender address of notification mail (env SHUQIAO_SMTP_FROM)")
+	f.StringVar(&c.SMTP.Username, "smtp-username", "", "SMTP user (env SHUQIAO_SMTP_USERNAME)")
+	f.StringVar(&c.SMTP.Password, "smtp-password", "", "SMTP password (env SHUQIAO_SMTP_PASSWORD)")
+	f.StringSliceVar(&c.SMTP.To, "smtp-to", nil, "comma-separated addresses receiving notification mail (env SHUQIAO_SMTP_TO)")
+	f.StringVar(&c.SMTP.BaseURL, "base-url", "", "public address of the platform, used in links in mail, e.g. https://data.example.gov.cn (env SHUQIAO_BASE_URL)")
 }
 
 // open opens the platform over the configured store, migrating it.
@@ -105,8 +122,7 @@ func newServeCmd() *cobra.Command {
 		},
 	}
 	sf.register(cmd)
-	cmd.Flags().StringVar(&sf.cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address (env SHUQIAO_LISTEN)")
-	cmd.Flags().BoolVar(&sf.cfg.SecureCookies, "secure-cookies", false, "mark session cookies Secure; set when served over HTTPS (env SHUQIAO_SECURE_COOKIES)")
+	sf.registerServer(cmd)
 	return cmd
 }
 
