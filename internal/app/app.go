@@ -258,6 +258,29 @@ func (a *App) startWorkers(ctx context.Context) {
 	// Casework: escalate overdue cases every minute; deliver notifications
 	// after each commit and retry failed ones.
 	go a.Cases.Run(ctx, time.Minute)
+	// Ledger: integrate appended events into the Merkle tree and sign checkpoints.
+	go func() {
+		if err := a.Ledger.Run(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("ledger integrator stopped", "err", err)
+		}
+	}()
+	go a.every(ctx, time.Hour, "prune expired sessions", a.Identity.Prune)
+}
+
+// every runs fn now and then every period until ctx ends, logging failures.
+func (a *App) every(ctx context.Context, period time.Duration, what string, fn func(context.Context) error) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn(what, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close releases the store.
