@@ -42,10 +42,11 @@ type exportLine struct {
 }
 
 // Export writes the whole log to w in the export format and returns the
-// number of entries written. It reads one consistent snapshot on PostgreSQL
+// number of entries written. progress, if given, is told how many entries
+// are written, every few thousand. It reads one consistent snapshot on PostgreSQL
 // (a repeatable-read transaction); on SQLite the read transaction is
 // consistent by itself.
-func Export(ctx context.Context, db *store.DB, w io.Writer) (uint64, error) {
+func Export(ctx context.Context, db *store.DB, w io.Writer, progress ...func(done, total uint64)) (uint64, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	enc := json.NewEncoder(bw)
 	var n uint64
@@ -100,6 +101,9 @@ func Export(ctx context.Context, db *store.DB, w io.Writer) (uint64, error) {
 				return err
 			}
 			n++
+			if len(progress) > 0 && (n%4096 == 0 || n == st.size) {
+				progress[0](n, st.size)
+			}
 		}
 		return rows.Err()
 	})

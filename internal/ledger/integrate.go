@@ -349,45 +349,51 @@ func (l *Ledger) Run(ctx context.Context) error {
 		signedSize   uint64
 		haveSigned   bool
 		signTimer    <-chan time.Time
-		recheck      <-chan time.Time
+		batchTimer   <-chan time.Time
 		pendingToSig bool
+		due          = true
 	)
 	if cp, err := l.LatestCheckpoint(ctx); err == nil {
 		signedSize, haveSigned = cp.Size, true
 	}
 	for {
-		size, _, err := l.integrateAll(ctx)
-		switch {
-		case errors.Is(err, errBusy):
-			// Another replica is the sequencer right now.
-			if t, err := l.TreeSize(ctx); err == nil {
-				size = t
+		if due {
+			due = false
+			size, _, err := l.integrateAll(ctx)
+			switch {
+			case errors.Is(err, errBusy):
+				// Another replica is the sequencer right now.
+				if t, err := l.TreeSize(ctx); err == nil {
+					size = t
+				}
+			case err != nil && ctx.Err() == nil:
+				l.opts.Log.ErrorContext(ctx, "ledger: integrate", "err", err)
 			}
-		case err != nil && ctx.Err() == nil:
-			l.opts.Log.ErrorContext(ctx, "ledger: integrate", "err", err)
-		}
-		if err == nil || errors.Is(err, errBusy) {
-			if !haveSigned || size > signedSize {
-				pendingToSig = true
+			if err == nil || errors.Is(err, errBusy) {
+				if !haveSigned || size > signedSize {
+					pendingToSig = true
+				}
 			}
 		}
 		if pendingToSig && signTimer == nil {
-			wait := l.opts.CheckpointInterval - time.Since(lastSigned)
-			if wait < 0 {
-				wait = 0
-			}
+			wait := max(l.opts.CheckpointInterval-time.Since(lastSigned), 0)
 			signTimer = time.After(wait)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-l.nudge:
-			// Append nudges before its transaction commits: look again
-			// shortly, so the event is not left for the next poll.
-			recheck = time.After(5 * time.Millisecond)
-		case <-recheck:
-			recheck = nil
+			// Append nudges before its transaction commits. Integrate a
+			// moment later: the commit has landed by then, and the events
+			// of many transactions go into one integration transaction
+			// instead of each business write being followed by one.
+			if batchTimer == nil {
+				batchTimer = time.After(l.opts.BatchDelay)
+			}
+		case <-batchTimer:
+			batchTimer, due = nil, true
 		case <-poll.C:
+			due = true
 		case <-signTimer:
 			signTimer = nil
 			cp, err := l.SignCheckpoint(ctx)

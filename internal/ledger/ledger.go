@@ -53,6 +53,9 @@ type Options struct {
 	// PollInterval is how often Run looks for pending events without a nudge
 	// (default 250ms).
 	PollInterval time.Duration
+	// BatchDelay is how long Run waits after a nudge before integrating, so
+	// one integration takes the events of many transactions (default 10ms).
+	BatchDelay time.Duration
 	// BatchSize bounds the events integrated per transaction (default 4096).
 	BatchSize int
 	// Log receives the background loop's errors (default slog.Default()).
@@ -71,6 +74,9 @@ func (o *Options) defaults() {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.BatchDelay <= 0 {
+		o.BatchDelay = 10 * time.Millisecond
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 4096
@@ -172,6 +178,14 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 			return fmt.Errorf("ledger: encode event: %w", err)
 		}
 		bodies[i], created[i] = body, store.Micros(e.Time)
+	}
+	if len(bodies) == 1 {
+		// The common case: one constant statement, no building.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, $2)`, bodies[0], created[0]); err != nil {
+			return fmt.Errorf("ledger: append: %w", err)
+		}
+		l.Nudge()
+		return nil
 	}
 	// A few statements for the lot keep the cost inside business transactions low.
 	const chunk = 500

@@ -213,6 +213,9 @@ type VerifyOptions struct {
 	// not someone who can also replace the stored keys; pin the key to catch
 	// that too.
 	TrustedKeys []string
+	// Progress, if set, is told how many entries are checked, every few
+	// thousand and at the end.
+	Progress func(done, total uint64)
 }
 
 // Verify recomputes the Merkle tree from the stored entries and checks, in
@@ -265,6 +268,12 @@ func Verify(ctx context.Context, db *store.DB, opts ...VerifyOptions) (Report, e
 			return rep, fmt.Errorf("ledger: read entries: %w", err)
 		}
 		v.entry(uint64(seq), leaf, body, &c)
+		if o.Progress != nil && rep.Entries%4096 == 0 {
+			o.Progress(rep.Entries, rep.TreeSize)
+		}
+	}
+	if o.Progress != nil {
+		o.Progress(rep.Entries, rep.TreeSize)
 	}
 	if err := rows.Err(); err != nil {
 		return rep, fmt.Errorf("ledger: read entries: %w", err)
