@@ -122,6 +122,9 @@ func (s *Server) routes() {
 	})
 	s.homeRoutes()
 	s.identityRoutes()
+	if s.Ledger != nil {
+		s.ledgerRoutes()
+	}
 	if s.Cases != nil {
 		s.caseRoutes()
 	}
