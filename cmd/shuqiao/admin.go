@@ -38,10 +38,14 @@ func withAdmin(ctx context.Context, sf *storeFlags, fn func(a *app.App, p identi
 	}
 	// The command line is the platform operator's own console: it acts as the
 	// authority's administrator, and the ledger records it as the system.
-	return fn(a, identity.Principal{
+	err = fn(a, identity.Principal{
 		Name: "shuqiao admin (CLI)", OrgID: authority.ID, OrgKind: identity.KindAuthority,
 		Roles: []identity.Role{identity.RoleAuthorityAdmin},
 	})
+	if err != nil {
+		return err
+	}
+	return a.Flush(ctx)
 }
 
 func splitList(s string) []string {
@@ -77,6 +81,9 @@ func newBootstrapCmd() *cobra.Command {
 			defer a.Close()
 			org, user, pw, err := a.Identity.Bootstrap(cmd.Context(), in)
 			if err != nil {
+				return err
+			}
+			if err := a.Flush(cmd.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "authority 主管部门: %s (%s)\nadmin 管理员: %s\none-time password 一次性密码: %s\nChange it at first sign-in. 请首次登录后修改密码。\n",

@@ -43,6 +43,9 @@ accounts. The demo logins are printed and also written to <data>/demo-logins.txt
 			if err != nil {
 				return err
 			}
+			if err := a.Flush(cmd.Context()); err != nil {
+				return err
+			}
 			table := demo.FormatLogins(logins)
 			if err := os.WriteFile(filepath.Join(sf.cfg.DataDir, "demo-logins.txt"), []byte(table), 0o600); err != nil {
 				return err

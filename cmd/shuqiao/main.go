@@ -13,15 +13,33 @@ import (
 	"github.com/spf13/pflag"
 
 	"shuqiao/internal/app"
+	"shuqiao/internal/apperr"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "shuqiao:", err)
+		fmt.Fprintln(os.Stderr, "shuqiao:", describe(err))
 		os.Exit(1)
 	}
+}
+
+// describe renders an error for a person at a terminal: a platform error in
+// Chinese and English with where it is, anything else as it is.
+func describe(err error) string {
+	ae, ok := apperr.As(err)
+	if !ok {
+		return err.Error()
+	}
+	s := ae.ZH
+	if ae.EN != "" && ae.EN != ae.ZH {
+		s += " / " + ae.EN
+	}
+	if ae.Field != "" {
+		s += " [" + ae.Field + "]"
+	}
+	return s + " (" + ae.Code + ")"
 }
 
 func newRoot() *cobra.Command {

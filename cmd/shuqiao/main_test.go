@@ -80,6 +80,9 @@ func TestAdminCommands(t *testing.T) {
 	if !strings.Contains(out, "migrated") {
 		t.Fatal(out)
 	}
+	// Each administrative step is a ledger event, integrated before the
+	// command exits, so the folder verifies without a server having run.
+	mustRun(t, "ledger", "verify", d)
 }
 
 // Every flag can come from a SHUQIAO_* variable; the command line wins.

@@ -283,5 +283,16 @@ func (a *App) every(ctx context.Context, period time.Duration, what string, fn f
 	}
 }
 
+// Flush integrates the events appended so far into the ledger's tree and
+// signs a checkpoint. Short-lived commands call it before they exit, so what
+// they did is verifiable without a server having run.
+func (a *App) Flush(ctx context.Context) error {
+	if _, err := a.Ledger.Integrate(ctx); err != nil {
+		return err
+	}
+	_, err := a.Ledger.SignCheckpoint(ctx)
+	return err
+}
+
 // Close releases the store.
 func (a *App) Close() error { return a.DB.Close() }
