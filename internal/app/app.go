@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"shuqiao/internal/casework"
+	"shuqiao/internal/catalog"
 	"shuqiao/internal/clock"
 	"shuqiao/internal/httpapi"
 	"shuqiao/internal/identity"
@@ -75,6 +76,7 @@ type App struct {
 	Ledger   *ledger.Ledger
 	Identity *identity.Service
 	Cases    *casework.Engine
+	Catalog  *catalog.Service
 }
 
 // NewLogger builds the structured logger cfg asks for, writing to w.
@@ -155,6 +157,9 @@ func (a *App) build(ctx context.Context) error {
 	if a.Cases, err = casework.New(ctx, a.DB, a.Ledger, a.Clock, cal, caseOpts); err != nil {
 		return err
 	}
+	if a.Catalog, err = catalog.New(ctx, a.DB, a.Ledger, a.Clock, catalog.Options{Orgs: catalog.IdentityOrgs(a.Identity), Cases: a.Cases}); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -208,6 +213,7 @@ func (a *App) API() *httpapi.Server {
 		Identity: a.Identity,
 		Ledger:   a.Ledger,
 		Cases:    a.Cases,
+		Catalog:  a.Catalog,
 		Clock:    a.Clock,
 		Log:      a.Log,
 		Ready:    a.DB.PingContext,

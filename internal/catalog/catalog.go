@@ -46,6 +46,8 @@ type OrgLookup func(ctx context.Context, id string) (Org, error)
 type Options struct {
 	// Orgs resolves providing orgs (required; see IdentityOrgs).
 	Orgs OrgLookup
+	// Cases, when set, gets the catalog's case kinds (see UseCasework).
+	Cases *casework.Engine
 	// Config is the configuration used until the authority stores its own.
 	// Zero means DefaultConfig().
 	Config *Config
@@ -107,6 +109,11 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 	s := &Service{db: db, led: led, clock: clk, orgs: opts.Orgs, def: def}
 	if _, err := db.ExecContext(ctx, `INSERT INTO catalog_settings (key, value, updated_at) VALUES ('generation', '0', 0) ON CONFLICT (key) DO NOTHING`); err != nil {
 		return nil, fmt.Errorf("catalog: init settings: %w", err)
+	}
+	if opts.Cases != nil {
+		if err := s.UseCasework(opts.Cases); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

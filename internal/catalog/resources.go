@@ -274,57 +274,9 @@ type DraftUpdate struct {
 func (s *Service) UpdateDraft(ctx context.Context, p identity.Principal, id string, u DraftUpdate) (*Draft, error) {
 	var d *Draft
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		r, err := s.loadRow(ctx, tx, tx.Dialect, id, true)
-		if err != nil {
-			return err
-		}
-		if r.RemoteSource != "" {
-			return ErrRemote
-		}
-		if _, err := s.checkOrg(ctx, p, r.OrgID); err != nil {
-			return err
-		}
-		if r.ReviewCaseID != "" {
-			return ErrReviewPending.At(r.ReviewCaseID)
-		}
-		if u.Rev != 0 && u.Rev != r.DraftRev {
-			return ErrStaleDraft.At("rev")
-		}
-		e := u.Entry
-		if e.OrgID == "" {
-			e.OrgID = r.OrgID
-		}
-		if e.OrgID != r.OrgID {
-			return invalid("org_id", "不能更改条目的提供机构", "the providing org of an entry cannot change")
-		}
-		if e.Code != "" && !strings.EqualFold(e.Code, r.Code) {
-			return invalid("code", "不能更改目录代码", "the code of an entry cannot change")
-		}
-		e.Code = r.Code
-		cfg, err := s.config(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if err := validate(&e, &cfg); err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		k, a := actorOf(p)
-		rev := r.DraftRev + 1
-		if _, err := tx.ExecContext(ctx, `UPDATE catalog_resources SET draft = $1, draft_rev = $2, draft_by = $3, draft_at = $4, updated_at = $4 WHERE id = $5`,
-			encodeEntry(&e), rev, k+":"+a, store.Micros(now), id); err != nil {
-			return fmt.Errorf("catalog: update draft: %w", err)
-		}
-		if err := s.led.Append(ctx, tx, s.event(p, ledger.Admin, id, "catalog.draft.update", map[string]any{"code": r.Code, "rev": rev})); err != nil {
-			return err
-		}
-		d = &Draft{ResourceID: id, Entry: e, Rev: rev, UpdatedBy: k + ":" + a, UpdatedAt: now}
-		prev, err := decodeEntry(r.Doc)
-		if err != nil {
-			return err
-		}
-		d.Breaking = breakingOf(diff(prev, &e))
-		return nil
+		var err error
+		d, err = s.updateDraftTx(ctx, tx, p, id, u)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -333,6 +285,58 @@ func (s *Service) UpdateDraft(ctx context.Context, p identity.Principal, id stri
 		return nil, err
 	}
 	return d, nil
+}
+
+func (s *Service) updateDraftTx(ctx context.Context, tx *store.Tx, p identity.Principal, id string, u DraftUpdate) (*Draft, error) {
+	r, err := s.loadRow(ctx, tx, tx.Dialect, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if r.RemoteSource != "" {
+		return nil, ErrRemote
+	}
+	if _, err := s.checkOrg(ctx, p, r.OrgID); err != nil {
+		return nil, err
+	}
+	if r.ReviewCaseID != "" {
+		return nil, ErrReviewPending.At(r.ReviewCaseID)
+	}
+	if u.Rev != 0 && u.Rev != r.DraftRev {
+		return nil, ErrStaleDraft.At("rev")
+	}
+	e := u.Entry
+	if e.OrgID == "" {
+		e.OrgID = r.OrgID
+	}
+	if e.OrgID != r.OrgID {
+		return nil, invalid("org_id", "不能更改条目的提供机构", "the providing org of an entry cannot change")
+	}
+	if e.Code != "" && !strings.EqualFold(strings.TrimSpace(e.Code), r.Code) {
+		return nil, invalid("code", "不能更改目录代码", "the code of an entry cannot change")
+	}
+	e.Code = r.Code
+	cfg, err := s.config(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if err := validate(&e, &cfg); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	k, a := actorOf(p)
+	rev := r.DraftRev + 1
+	if _, err := tx.ExecContext(ctx, `UPDATE catalog_resources SET draft = $1, draft_rev = $2, draft_by = $3, draft_at = $4, updated_at = $4 WHERE id = $5`,
+		encodeEntry(&e), rev, k+":"+a, store.Micros(now), id); err != nil {
+		return nil, fmt.Errorf("catalog: update draft: %w", err)
+	}
+	if err := s.led.Append(ctx, tx, s.event(p, ledger.Admin, id, "catalog.draft.update", map[string]any{"code": r.Code, "rev": rev})); err != nil {
+		return nil, err
+	}
+	prev, err := decodeEntry(r.Doc)
+	if err != nil {
+		return nil, err
+	}
+	return &Draft{ResourceID: id, Entry: e, Rev: rev, UpdatedBy: k + ":" + a, UpdatedAt: now, Breaking: breakingOf(diff(prev, &e)), Duplicates: []Duplicate{}}, nil
 }
 
 // GetDraft returns an entry's draft, with its duplicates and breaking changes.

@@ -15,6 +15,7 @@ import (
 
 	"shuqiao/api"
 	"shuqiao/internal/casework"
+	"shuqiao/internal/catalog"
 	"shuqiao/internal/clock"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
@@ -32,6 +33,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Version is printed by /api/v1/version.
 	Version string
+
+	// Catalog is the public data resource catalog; nil leaves its routes out.
+	Catalog *catalog.Service
 }
 
 // Options tune the HTTP layer.
@@ -128,4 +132,5 @@ func (s *Server) routes() {
 	if s.Cases != nil {
 		s.caseRoutes()
 	}
+	s.catalogRoutes()
 }
