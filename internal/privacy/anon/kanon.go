@@ -427,12 +427,13 @@ func (e *engine) rollup(src *classes, node []int) *classes {
 		maps[j] = e.attrs[j].up[src.node[j]][node[j]]
 	}
 	tuple := make([]int32, m)
+	zeros := make([]int32, e.S)
 	add := func(id int32, fresh bool, c int) {
 		if fresh {
 			out.codes = append(out.codes, tuple...)
 			out.count = append(out.count, 0)
 			if e.S > 0 {
-				out.hist = append(out.hist, make([]int32, e.S)...)
+				out.hist = append(out.hist, zeros...)
 			}
 		}
 		out.count[id] += src.count[c]
@@ -455,6 +456,9 @@ func (e *engine) rollup(src *classes, node []int) *classes {
 		}
 	}
 	if dense <= 1<<20 {
+		est := min(nc, dense)
+		out.codes = make([]int32, 0, est*m)
+		out.count = make([]int32, 0, est)
 		if cap(e.slots) < dense {
 			e.slots = make([]int32, dense)
 			for i := range e.slots {
