@@ -462,6 +462,19 @@ func (s *Service) ImportXLSX(ctx context.Context, p identity.Principal, r io.Rea
 	if err != nil {
 		return nil, err
 	}
+	codes := map[string]int{}
+	for i := range items {
+		c := strings.ToUpper(strings.TrimSpace(items[i].Code))
+		if c == "" {
+			continue
+		}
+		if j, dup := codes[c]; dup {
+			e := ErrDuplicateCode.At("")
+			return nil, locate(&items[i], &apperr.Error{Kind: e.Kind, Code: e.Code, Field: "code",
+				ZH: fmt.Sprintf("目录代码 %s 与第 %d 行重复", c, items[j].Row), EN: fmt.Sprintf("code %s repeats row %d", c, items[j].Row)})
+		}
+		codes[c] = i
+	}
 	res := &ImportResult{Drafts: []*Draft{}}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		for i := range items {
