@@ -1,20 +1,13 @@
 package httpapi
 
-import (
-	_ "embed"
-	"net/http"
-)
+import "shuqiao/internal/web"
 
-// home is the landing page served at / until the web app is embedded: it
-// tells a person who opened the address what is here and where to go.
-//
-//go:embed home.html
-var home []byte
-
+// homeRoutes serves the web app (web/, embedded by internal/web) for every
+// path no other route claims: the portal, the consoles and their deep links.
+// The pattern has no method so that it stays less specific than "/api/",
+// /healthz, /readyz and /metrics; the app answers 405 itself to anything but
+// GET and HEAD.
 func (s *Server) homeRoutes() {
-	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'")
-		_, _ = w.Write(home)
-	})
+	app := web.New()
+	s.mux.Handle("/", app)
 }
