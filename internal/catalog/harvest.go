@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
 
@@ -172,7 +171,10 @@ func (s *Service) Harvest(ctx context.Context, p identity.Principal, rawURL stri
 				if err != nil {
 					return err
 				}
-				if prev != nil && r.Status == StatusPublished && reflect.DeepEqual(prev, &e) {
+				if prev != nil {
+					prev.Code, prev.OrgID = e.Code, e.OrgID
+				}
+				if prev != nil && r.Status == StatusPublished && encodeEntry(prev) == encodeEntry(&e) {
 					out.Unchanged++
 					continue
 				}
