@@ -47,8 +47,8 @@ func catalogEntry(name string) map[string]any {
 		"name": name, "description": name + "，每日更新", "data_class": "government",
 		"themes": []string{"public_security"}, "industry": "S", "library": map[string]any{"kind": "base", "code": "population"},
 		"frequency": "daily", "formats": []string{"csv", "json"}, "legal_basis": "《户口登记条例》", "level": "important",
-		"share": map[string]any{"attr": "conditional", "conditions": "履行法定职责"},
-		"open":  map[string]any{"attr": "none", "basis": "《个人信息保护法》", "reason": "含个人信息"},
+		"share":    map[string]any{"attr": "conditional", "conditions": "履行法定职责"},
+		"open":     map[string]any{"attr": "none", "basis": "《个人信息保护法》", "reason": "含个人信息"},
 		"delivery": map[string]any{"mode": "hosted"}, "contact": map[string]any{"name": "张三", "email": "data@example.gov.cn"},
 		"tags": []string{"人口"},
 		"fields": []map[string]any{
@@ -268,7 +268,7 @@ func TestCatalogHarvest(t *testing.T) {
 				"id": "x1", "name": "air-quality", "title": "Air quality 空气质量", "notes": "Hourly readings", "state": "active",
 				"organization": map[string]any{"name": "epb", "title": "Environment Bureau"},
 				"tags":         []any{map[string]any{"name": "air"}}, "resources": []any{map[string]any{"format": "CSV"}},
-				"extras":       []any{map[string]any{"key": "frequency", "value": "daily"}},
+				"extras": []any{map[string]any{"key": "frequency", "value": "daily"}},
 			}}}})
 		}))
 		defer ckan.Close()
