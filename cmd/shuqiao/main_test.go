@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"shuqiao/internal/identity"
+	"shuqiao/internal/store"
+	"shuqiao/internal/store/storetest"
 )
 
 // run executes the CLI in-process with args and returns its output.
@@ -115,4 +120,39 @@ func TestHelpDocumentsEnvironment(t *testing.T) {
 			t.Fatalf("serve --help lacks %s", want)
 		}
 	}
+}
+
+// The same commands run on PostgreSQL with --db (CI sets SHUQIAO_TEST_POSTGRES).
+func TestCommandsOnPostgres(t *testing.T) {
+	dsn := os.Getenv(storetest.TestPostgresEnv)
+	if dsn == "" {
+		t.Skip("SHUQIAO_TEST_POSTGRES not set; PostgreSQL variant runs in CI")
+	}
+	ctx := context.Background()
+	admin, err := store.Open(ctx, store.Options{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	schema := fmt.Sprintf("t_cli_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	db := "--db=" + dsn + sep + "search_path=" + schema
+	if _, err := run(t, "migrate", db); err == nil || !strings.Contains(err.Error(), "SHUQIAO_SECRET") {
+		t.Fatalf("--db without a secret must be refused with a hint, got %v", err)
+	}
+	secret := "--secret=" + strings.Repeat("k", 40)
+	mustRun(t, "migrate", db, secret)
+	mustRun(t, "admin", "bootstrap", db, secret, "--credit-code", identity.MakeCreditCode("11350200MA2600000"))
+	mustRun(t, "admin", "org", "create", db, secret, "--name", "市民政局", "--credit-code", identity.MakeCreditCode("11350200MA2600002"))
+	if out := mustRun(t, "admin", "org", "list", db, secret); !strings.Contains(out, "市民政局") {
+		t.Fatal(out)
+	}
+	mustRun(t, "ledger", "verify", db)
 }
