@@ -148,6 +148,9 @@ func Seed(ctx context.Context, a *app.App, progress func(done, total int)) ([]Lo
 		}
 		progress(i+2, total)
 	}
+	if err := seedCatalog(ctx, a, authority.ID); err != nil {
+		return nil, err
+	}
 	return logins, nil
 }
 
