@@ -1,0 +1,266 @@
+package gate
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strconv"
+
+	"github.com/xuri/excelize/v2"
+
+	"shuqiao/internal/gate/filter"
+)
+
+// Format is a delivery format.
+type Format string
+
+const (
+	JSON   Format = "json"   // one page: {"fields":[…],"rows":[{…}],"count":n,"next_cursor":"…"}
+	NDJSON Format = "ndjson" // one JSON object per line
+	CSV    Format = "csv"    // UTF-8 with BOM, header row of field names
+	XLSX   Format = "xlsx"   // one sheet, header row of field names
+)
+
+// ParseFormat reads a format name; "" is JSON.
+func ParseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case "", JSON:
+		return JSON, nil
+	case NDJSON, CSV, XLSX:
+		return Format(s), nil
+	}
+	return "", ErrBadFormat.At("format")
+}
+
+// ContentType is the format's media type.
+func (f Format) ContentType() string {
+	switch f {
+	case NDJSON:
+		return "application/x-ndjson"
+	case CSV:
+		return "text/csv; charset=utf-8"
+	case XLSX:
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	}
+	return "application/json"
+}
+
+// Ext is the file extension.
+func (f Format) Ext() string { return string(f) }
+
+type encoder interface {
+	begin(fields []string) error
+	row(vals []any) error
+	end(count int, next string) error
+}
+
+func newEncoder(f Format, w io.Writer, meta pageMeta) encoder {
+	switch f {
+	case NDJSON:
+		return &ndjsonEnc{w: w}
+	case CSV:
+		return &csvEnc{w: w}
+	case XLSX:
+		return &xlsxEnc{w: w}
+	}
+	return &jsonEnc{w: w, meta: meta}
+}
+
+type pageMeta struct {
+	ResourceID string
+	GrantID    string
+	DeliveryID string
+}
+
+// appendJSONValue writes v as JSON: numbers and booleans as they are, the rest as strings.
+func appendJSONValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case float64:
+		return strconv.AppendFloat(b, x, 'f', -1, 64)
+	case string:
+		return appendJSONString(b, x)
+	case json.Number:
+		if _, err := x.Float64(); err == nil {
+			return append(b, x...)
+		}
+	}
+	return appendJSONString(b, filter.Text(v))
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	enc, _ := json.Marshal(s)
+	return append(b, enc...)
+}
+
+func appendObject(b []byte, fields []string, vals []any) []byte {
+	b = append(b, '{')
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f)
+		b = append(b, ':')
+		b = appendJSONValue(b, vals[i])
+	}
+	return append(b, '}')
+}
+
+type jsonEnc struct {
+	w      io.Writer
+	meta   pageMeta
+	fields []string
+	buf    []byte
+	n      int
+}
+
+func (e *jsonEnc) begin(fields []string) error {
+	e.fields = fields
+	b := append(e.buf[:0], `{"resource_id":`...)
+	b = appendJSONString(b, e.meta.ResourceID)
+	b = append(b, `,"grant_id":`...)
+	b = appendJSONString(b, e.meta.GrantID)
+	b = append(b, `,"delivery_id":`...)
+	b = appendJSONString(b, e.meta.DeliveryID)
+	b = append(b, `,"fields":`...)
+	fj, _ := json.Marshal(fields)
+	b = append(b, fj...)
+	b = append(b, `,"rows":[`...)
+	e.buf = b
+	_, err := e.w.Write(b)
+	return err
+}
+
+func (e *jsonEnc) row(vals []any) error {
+	b := e.buf[:0]
+	if e.n > 0 {
+		b = append(b, ',')
+	}
+	e.n++
+	b = appendObject(b, e.fields, vals)
+	e.buf = b
+	_, err := e.w.Write(b)
+	return err
+}
+
+func (e *jsonEnc) end(count int, next string) error {
+	b := append(e.buf[:0], `],"count":`...)
+	b = strconv.AppendInt(b, int64(count), 10)
+	b = append(b, `,"next_cursor":`...)
+	b = appendJSONString(b, next)
+	b = append(b, "}\n"...)
+	_, err := e.w.Write(b)
+	return err
+}
+
+type ndjsonEnc struct {
+	w      io.Writer
+	fields []string
+	buf    []byte
+}
+
+func (e *ndjsonEnc) begin(fields []string) error { e.fields = fields; return nil }
+func (e *ndjsonEnc) row(vals []any) error {
+	b := appendObject(e.buf[:0], e.fields, vals)
+	b = append(b, '\n')
+	e.buf = b
+	_, err := e.w.Write(b)
+	return err
+}
+func (e *ndjsonEnc) end(int, string) error { return nil }
+
+type csvEnc struct {
+	w   io.Writer
+	cw  *csv.Writer
+	rec []string
+}
+
+func (e *csvEnc) begin(fields []string) error {
+	if _, err := e.w.Write([]byte("\uFEFF")); err != nil {
+		return err
+	}
+	e.cw = csv.NewWriter(e.w)
+	e.rec = make([]string, len(fields))
+	return e.cw.Write(fields)
+}
+
+func (e *csvEnc) row(vals []any) error {
+	for i, v := range vals {
+		e.rec[i] = filter.Text(v)
+	}
+	return e.cw.Write(e.rec)
+}
+
+func (e *csvEnc) end(int, string) error {
+	e.cw.Flush()
+	return e.cw.Error()
+}
+
+type xlsxEnc struct {
+	w    io.Writer
+	f    *excelize.File
+	sw   *excelize.StreamWriter
+	line int
+	cell []any
+}
+
+func (e *xlsxEnc) begin(fields []string) error {
+	e.f = excelize.NewFile()
+	sw, err := e.f.NewStreamWriter("Sheet1")
+	if err != nil {
+		return err
+	}
+	e.sw = sw
+	e.cell = make([]any, len(fields))
+	for i, f := range fields {
+		e.cell[i] = f
+	}
+	e.line = 1
+	return e.sw.SetRow("A1", e.cell)
+}
+
+func (e *xlsxEnc) row(vals []any) error {
+	e.line++
+	for i, v := range vals {
+		switch x := v.(type) {
+		case int64, int, float64, bool:
+			e.cell[i] = x
+		case json.Number:
+			if f, err := x.Float64(); err == nil {
+				e.cell[i] = f
+			} else {
+				e.cell[i] = x.String()
+			}
+		case nil:
+			e.cell[i] = nil
+		default:
+			e.cell[i] = filter.Text(v)
+		}
+	}
+	ref, err := excelize.CoordinatesToCellName(1, e.line)
+	if err != nil {
+		return err
+	}
+	return e.sw.SetRow(ref, e.cell)
+}
+
+func (e *xlsxEnc) end(int, string) error {
+	if err := e.sw.Flush(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if _, err := e.f.WriteTo(&buf); err != nil {
+		return err
+	}
+	_ = e.f.Close()
+	_, err := e.w.Write(buf.Bytes())
+	return err
+}

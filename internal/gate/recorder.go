@@ -1,0 +1,154 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"shuqiao/internal/ledger"
+	"shuqiao/internal/store"
+)
+
+// recorder commits deliveries' ledger events and rows in group commits: a
+// request hands its record to a committer and waits until the transaction
+// that holds it has committed, so no data leaves before its record exists
+// (R-SEC-2), while one transaction carries the records of many concurrent
+// calls. This is what lets the governed path keep up with a bare handler
+// on SQLite's single writer.
+type recorder struct {
+	s      *Service
+	ch     chan *recordJob
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+type recordJob struct {
+	d    *Delivery    // a delivery, or
+	ev   *ledger.Event // a bare event (a refusal)
+	done chan error
+}
+
+const maxBatch = 256
+
+func newRecorder(s *Service, d store.Dialect) *recorder {
+	r := &recorder{s: s, ch: make(chan *recordJob, 4*maxBatch), quit: make(chan struct{})}
+	workers := 1 // SQLite has one writer
+	if d == store.Postgres {
+		workers = 4
+	}
+	for i := 0; i < workers; i++ {
+		r.wg.Add(1)
+		go r.run()
+	}
+	return r
+}
+
+var errClosed = errors.New("gate: closed")
+
+func (r *recorder) close() {
+	r.closed.Do(func() { close(r.quit) })
+	r.wg.Wait()
+}
+
+func (r *recorder) submit(ctx context.Context, j *recordJob) error {
+	j.done = make(chan error, 1)
+	select {
+	case r.ch <- j:
+	case <-r.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-r.quit:
+		// The committer may still finish it; wait a little for its answer.
+		select {
+		case err := <-j.done:
+			return err
+		case <-time.After(5 * time.Second):
+			return errClosed
+		}
+	}
+}
+
+func (r *recorder) record(ctx context.Context, d *Delivery) error {
+	if err := r.submit(ctx, &recordJob{d: d}); err != nil {
+		return err
+	}
+	d.recorded = true
+	return nil
+}
+
+func (r *recorder) recordEvent(ctx context.Context, ev ledger.Event) error {
+	return r.submit(ctx, &recordJob{ev: &ev})
+}
+
+func (r *recorder) run() {
+	defer r.wg.Done()
+	batch := make([]*recordJob, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case j := <-r.ch:
+			batch = append(batch, j)
+		case <-r.quit:
+			r.drain()
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-r.ch:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		r.commit(batch)
+	}
+}
+
+func (r *recorder) drain() {
+	for {
+		select {
+		case j := <-r.ch:
+			r.commit([]*recordJob{j})
+		default:
+			return
+		}
+	}
+}
+
+func (r *recorder) commit(batch []*recordJob) {
+	ctx := context.Background()
+	err := r.s.db.InTx(ctx, func(tx *store.Tx) error { return r.write(ctx, tx, batch) })
+	if err != nil && len(batch) > 1 {
+		// One bad record must not fail the others: retry one by one.
+		for _, j := range batch {
+			j.done <- r.s.db.InTx(ctx, func(tx *store.Tx) error { return r.write(ctx, tx, []*recordJob{j}) })
+		}
+		return
+	}
+	for _, j := range batch {
+		j.done <- err
+	}
+}
+
+func (r *recorder) write(ctx context.Context, tx *store.Tx, batch []*recordJob) error {
+	events := make([]ledger.Event, 0, len(batch))
+	for _, j := range batch {
+		if j.d != nil {
+			if err := r.s.insertDelivery(ctx, tx, j.d); err != nil {
+				return err
+			}
+			events = append(events, j.d.event)
+		} else {
+			events = append(events, *j.ev)
+		}
+	}
+	return r.s.led.Append(ctx, tx, events...)
+}
