@@ -34,10 +34,10 @@ type Delivery struct {
 	// Receipt is the signed statement of this delivery.
 	Receipt *Receipt
 
-	action ledger.Action
-	event  ledger.Event
-	evHash string
-	spool  *spool
+	action   ledger.Action
+	event    ledger.Event
+	evHash   string
+	spool    *spool
 	recorded bool
 }
 
@@ -45,7 +45,9 @@ type Delivery struct {
 func (d *Delivery) ContentType() string { return d.Format.ContentType() }
 
 // FileName suggests a file name for downloads.
-func (d *Delivery) FileName() string { return d.Decision.Resource.Code + "-" + d.ID + "." + d.Format.Ext() }
+func (d *Delivery) FileName() string {
+	return d.Decision.Resource.Code + "-" + d.ID + "." + d.Format.Ext()
+}
 
 // WriteTo writes the delivered bytes. It refuses before the delivery is recorded.
 func (d *Delivery) WriteTo(w io.Writer) (int64, error) {

@@ -352,4 +352,3 @@ func (s *Service) candidateGrants(ctx context.Context, p identity.Principal, res
 	}
 	return s.queryGrants(ctx, `SELECT `+grantCols+` FROM gate_grants WHERE grantee_org_id IN ('', $1) AND resource_id = $2`, p.OrgID, resourceID)
 }
-

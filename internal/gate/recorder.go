@@ -25,7 +25,7 @@ type recorder struct {
 }
 
 type recordJob struct {
-	d    *Delivery    // a delivery, or
+	d    *Delivery     // a delivery, or
 	ev   *ledger.Event // a bare event (a refusal)
 	done chan error
 }
