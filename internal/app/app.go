@@ -19,6 +19,7 @@ import (
 	"shuqiao/internal/casework"
 	"shuqiao/internal/catalog"
 	"shuqiao/internal/clock"
+	"shuqiao/internal/gate"
 	"shuqiao/internal/httpapi"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
@@ -77,6 +78,9 @@ type App struct {
 	Identity *identity.Service
 	Cases    *casework.Engine
 	Catalog  *catalog.Service
+	// Gate is the only exit for record-level data (DESIGN.md rule 1).
+	// Hosted rows come from ingest: a.Gate.UseRows(…) once it is wired.
+	Gate *gate.Service
 }
 
 // NewLogger builds the structured logger cfg asks for, writing to w.
@@ -160,6 +164,9 @@ func (a *App) build(ctx context.Context) error {
 	if a.Catalog, err = catalog.New(ctx, a.DB, a.Ledger, a.Clock, catalog.Options{Orgs: catalog.IdentityOrgs(a.Identity), Cases: a.Cases}); err != nil {
 		return err
 	}
+	if a.Gate, err = gate.New(ctx, a.DB, a.Ledger, a.Clock, gate.CatalogResources(a.Catalog, a.Clock, 0), nil, gate.Options{Secret: secret, Log: a.Log}); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -214,6 +221,7 @@ func (a *App) API() *httpapi.Server {
 		Ledger:   a.Ledger,
 		Cases:    a.Cases,
 		Catalog:  a.Catalog,
+		Gate:     a.Gate,
 		Clock:    a.Clock,
 		Log:      a.Log,
 		Ready:    a.DB.PingContext,
@@ -301,4 +309,9 @@ func (a *App) Flush(ctx context.Context) error {
 }
 
 // Close releases the store.
-func (a *App) Close() error { return a.DB.Close() }
+func (a *App) Close() error {
+	if a.Gate != nil {
+		a.Gate.Close()
+	}
+	return a.DB.Close()
+}

@@ -17,6 +17,7 @@ import (
 	"shuqiao/internal/casework"
 	"shuqiao/internal/catalog"
 	"shuqiao/internal/clock"
+	"shuqiao/internal/gate"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
 )
@@ -36,6 +37,8 @@ type Deps struct {
 
 	// Catalog is the public data resource catalog; nil leaves its routes out.
 	Catalog *catalog.Service
+	// Gate is the only exit for record-level data; nil leaves its routes out.
+	Gate *gate.Service
 }
 
 // Options tune the HTTP layer.
@@ -133,4 +136,7 @@ func (s *Server) routes() {
 		s.caseRoutes()
 	}
 	s.catalogRoutes()
+	if s.Gate != nil {
+		s.gateRoutes()
+	}
 }
