@@ -132,7 +132,7 @@ func run(n, rounds int, dsn string) error {
 			}
 			d := time.Since(t0)
 			if r == 0 {
-				fmt.Printf("  %-14s %-28q %6d results\n", q.class, q.q+facetText(q.f), res.Total)
+				fmt.Printf("  %-14s %-40q %6d results  %8.1f ms\n", q.class, q.q+facetText(q.f), res.Total, ms(d))
 			}
 			gov[q.class] = append(gov[q.class], d)
 			allG = append(allG, d)

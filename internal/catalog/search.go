@@ -180,21 +180,9 @@ func (s *Service) browse(ctx context.Context, offset, limit int) (*facetCounts, 
 	}
 	s.facetMu.Unlock()
 	if fc == nil {
-		fc = newFacetCounts()
-		rows, err := s.db.QueryContext(ctx, `SELECT org_id, org_name, level, share_attr, open_attr, frequency, themes, formats FROM catalog_resources WHERE status = $1`, StatusPublished)
-		if err != nil {
-			return nil, nil, fmt.Errorf("catalog: browse: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var a [8]string
-			if err := rows.Scan(&a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &a[6], &a[7]); err != nil {
-				return nil, nil, fmt.Errorf("catalog: browse: %w", err)
-			}
-			fc.add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
-		}
-		if err := rows.Err(); err != nil {
-			return nil, nil, fmt.Errorf("catalog: browse: %w", err)
+		var err error
+		if fc, _, err = s.match(ctx, Query{Filters: map[string][]string{}}, SearchInput{Limit: 1}); err != nil {
+			return nil, nil, err
 		}
 		s.facetMu.Lock()
 		s.facetGen, s.facetCache = gen, fc
@@ -237,13 +225,19 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 	if in.OpenOnly {
 		where = append(where, "r.open_attr <> "+arg(string(None)))
 	}
+	// Full-text matches are materialised first (a CTE each), so the
+	// planner never re-runs an FTS query per candidate row.
+	var ctes []string
 	if s.db.Dialect == store.SQLite {
 		var long, longNot []string
 		for _, t := range q.Terms {
 			if utf8.RuneCountInString(t) >= 3 {
 				long = append(long, ftsPhrase(t))
 			} else {
-				where = append(where, "instr(r.search, "+arg(t)+") > 0")
+				// Too short for trigrams: scan the narrow full-text table.
+				name := fmt.Sprintf("f%d", len(ctes))
+				ctes = append(ctes, name+" AS MATERIALIZED (SELECT rowid AS rid FROM catalog_fts WHERE instr(body, "+arg(t)+") > 0)")
+				where = append(where, "r.fts_rowid IN (SELECT rid FROM "+name+")")
 			}
 		}
 		for _, t := range q.Not {
@@ -254,10 +248,14 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 			}
 		}
 		if len(long) > 0 {
-			where = append(where, "r.fts_rowid IN (SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH "+arg(strings.Join(long, " AND "))+")")
+			name := fmt.Sprintf("f%d", len(ctes))
+			ctes = append(ctes, name+" AS MATERIALIZED (SELECT rowid AS rid FROM catalog_fts WHERE catalog_fts MATCH "+arg(strings.Join(long, " AND "))+")")
+			where = append(where, "r.fts_rowid IN (SELECT rid FROM "+name+")")
 		}
 		if len(longNot) > 0 {
-			where = append(where, "r.fts_rowid NOT IN (SELECT rowid FROM catalog_fts WHERE catalog_fts MATCH "+arg(strings.Join(longNot, " OR "))+")")
+			name := fmt.Sprintf("f%d", len(ctes))
+			ctes = append(ctes, name+" AS MATERIALIZED (SELECT rowid AS rid FROM catalog_fts WHERE catalog_fts MATCH "+arg(strings.Join(longNot, " OR "))+")")
+			where = append(where, "r.fts_rowid NOT IN (SELECT rid FROM "+name+")")
 		}
 	} else {
 		for _, t := range q.Terms {
@@ -281,10 +279,33 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 			}
 			ph[i] = arg(v)
 		}
-		where = append(where, "r.id IN (SELECT resource_id FROM catalog_terms WHERE facet = "+arg(f)+" AND value IN ("+strings.Join(ph, ",")+"))")
+		if len(q.Terms) > 0 {
+			// The text match narrows first; probe each candidate's terms.
+			where = append(where, "EXISTS (SELECT 1 FROM catalog_terms t WHERE t.facet = "+arg(f)+" AND t.value IN ("+strings.Join(ph, ",")+") AND t.resource_id = r.id)")
+		} else {
+			where = append(where, "r.id IN (SELECT resource_id FROM catalog_terms WHERE facet = "+arg(f)+" AND value IN ("+strings.Join(ph, ",")+"))")
+		}
 	}
-	query := `SELECT r.id, r.name, r.org_id, r.org_name, r.level, r.share_attr, r.open_attr, r.frequency, r.themes, r.formats
-		FROM catalog_resources r WHERE ` + strings.Join(where, " AND ")
+	// One statement: the matches are materialised once, the seven facets
+	// are grouped in the database (a few hundred rows at most come back,
+	// whatever the number of matches), and the page is cut there too.
+	// Entries whose name holds the terms come first, then the newest.
+	score := "0"
+	for _, t := range q.Terms {
+		score += " + CASE WHEN lower(r.name) LIKE " + arg(likeEscape(t)) + ` ESCAPE '\' THEN 1 ELSE 0 END`
+	}
+	limit, offset := arg(in.Limit), arg(in.Offset)
+	ctes = append(ctes, "")
+	query := `WITH ` + strings.Join(ctes[:len(ctes)-1], ", ") + sepIf(len(ctes) > 1) + `m AS MATERIALIZED (SELECT r.id, r.org_id, r.org_name, r.level, r.share_attr, r.open_attr, r.frequency, r.themes, r.formats, ` + score + ` AS score
+		FROM catalog_resources r WHERE ` + strings.Join(where, " AND ") + `)
+		SELECT 'org', org_id, MAX(org_name), COUNT(*) FROM m GROUP BY org_id
+		UNION ALL SELECT 'level', level, '', COUNT(*) FROM m GROUP BY level
+		UNION ALL SELECT 'share', share_attr, '', COUNT(*) FROM m GROUP BY share_attr
+		UNION ALL SELECT 'open', open_attr, '', COUNT(*) FROM m GROUP BY open_attr
+		UNION ALL SELECT 'frequency', frequency, '', COUNT(*) FROM m GROUP BY frequency
+		UNION ALL SELECT 'themes', themes, '', COUNT(*) FROM m GROUP BY themes
+		UNION ALL SELECT 'formats', formats, '', COUNT(*) FROM m GROUP BY formats
+		UNION ALL SELECT '~page', id, '', score FROM (SELECT id, score FROM m ORDER BY score DESC, id DESC LIMIT ` + limit + ` OFFSET ` + offset + `) p`
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: search: %w", err)
@@ -292,39 +313,47 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 	defer rows.Close()
 	type hit struct {
 		id    string
-		score int
+		score int64
 	}
 	var hits []hit
 	fc := newFacetCounts()
 	for rows.Next() {
-		var id, name string
-		var a [8]string
-		if err := rows.Scan(&id, &name, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &a[6], &a[7]); err != nil {
+		var facet, value, lbl string
+		var n int64
+		if err := rows.Scan(&facet, &value, &lbl, &n); err != nil {
 			return nil, nil, fmt.Errorf("catalog: search: %w", err)
 		}
-		fc.add(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
-		score := 0
-		lname := strings.ToLower(name)
-		for _, t := range q.Terms {
-			if strings.Contains(lname, t) {
-				score++
+		switch facet {
+		case "~page":
+			hits = append(hits, hit{value, n})
+		case "themes", "formats":
+			for _, t := range strings.Split(strings.Trim(value, "|"), "|") {
+				if t != "" {
+					fc.counts[strings.TrimSuffix(facet, "s")][t] += int(n)
+				}
+			}
+		case "org":
+			fc.counts["org"][value] += int(n)
+			fc.orgs[value] = lbl
+		default:
+			fc.counts[facet][value] += int(n)
+			if facet == "level" {
+				fc.total += int(n)
 			}
 		}
-		hits = append(hits, hit{id, score})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("catalog: search: %w", err)
 	}
-	// Entries whose name holds the terms first, then the newest.
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].score != hits[j].score {
 			return hits[i].score > hits[j].score
 		}
 		return hits[i].id > hits[j].id
 	})
-	var ids []string
-	for i := in.Offset; i < len(hits) && i < in.Offset+in.Limit; i++ {
-		ids = append(ids, hits[i].id)
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.id
 	}
 	return fc, ids, nil
 }
@@ -367,4 +396,11 @@ func (s *Service) loadMany(ctx context.Context, ids []string) ([]*Resource, erro
 		}
 	}
 	return out, nil
+}
+
+func sepIf(b bool) string {
+	if b {
+		return ", "
+	}
+	return ""
 }
