@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
+	"io"
 
 	"github.com/emmansun/gmsm/sm3"
 
@@ -34,15 +35,21 @@ const (
 	pseudoLen    = pseudoPrefix + pseudoTag
 )
 
+// fingerprinter is used by one delivery at a time (not concurrently).
 type fingerprinter struct {
 	alg     mask.Algorithm
 	grantID string
 	key     []byte
 	trace   []byte
+	m, t    hash.Hash
+	buf     [64]byte
 }
 
 func (s *Service) fingerprinter(grantID string) *fingerprinter {
-	return &fingerprinter{alg: s.opts.MaskAlgorithm, grantID: grantID, key: derive(s.pseudKey, grantID), trace: s.traceKey}
+	f := &fingerprinter{alg: s.opts.MaskAlgorithm, grantID: grantID, key: derive(s.pseudKey, grantID), trace: s.traceKey}
+	f.m = hmac.New(f.newHash(), f.key)
+	f.t = hmac.New(sha256.New, f.trace)
+	return f
 }
 
 func (f *fingerprinter) newHash() func() hash.Hash {
@@ -54,11 +61,18 @@ func (f *fingerprinter) newHash() func() hash.Hash {
 
 // Apply returns the tagged pseudonym of v.
 func (f *fingerprinter) Apply(v string) string {
-	m := hmac.New(f.newHash(), f.key)
-	m.Write([]byte(v))
-	var buf [64]byte
-	prefix := hex.AppendEncode(buf[:0], m.Sum(nil))[:pseudoPrefix]
-	return string(prefix) + tagOf(f.trace, f.grantID, prefix)
+	f.m.Reset()
+	io.WriteString(f.m, v)
+	var sum [64]byte
+	prefix := hex.AppendEncode(f.buf[:0], f.m.Sum(sum[:0]))[:pseudoPrefix]
+	f.t.Reset()
+	io.WriteString(f.t, f.grantID)
+	f.t.Write([]byte{0})
+	f.t.Write(prefix)
+	var out [pseudoLen]byte
+	copy(out[:], prefix)
+	hex.Encode(out[pseudoPrefix:], f.t.Sum(sum[:0])[:pseudoTag/2])
+	return string(out[:])
 }
 
 func tagOf(trace []byte, grantID string, prefix []byte) string {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -97,8 +99,28 @@ func appendJSONValue(b []byte, v any) []byte {
 }
 
 func appendJSONString(b []byte, s string) []byte {
-	enc, _ := json.Marshal(s)
-	return append(b, enc...)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			if c >= 0x80 && utf8.ValidString(s) && !strings.ContainsAny(s, "\u2028\u2029\"\\<>&") && !hasControl(s) {
+				break
+			}
+			enc, _ := json.Marshal(s)
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 func appendObject(b []byte, fields []string, vals []any) []byte {

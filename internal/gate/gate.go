@@ -171,6 +171,9 @@ type Service struct {
 
 	limits *rateLimits
 	rec    *recorder
+
+	grantsMu   sync.Mutex
+	grantCache map[string]grantCacheEntry
 }
 
 // New migrates the gate's tables, loads (or creates) the receipt key and
@@ -200,6 +203,7 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 		return nil, err
 	}
 	s.limits = newRateLimits(clk)
+	s.grantCache = map[string]grantCacheEntry{}
 	s.rec = newRecorder(s, db.Dialect)
 	return s, nil
 }

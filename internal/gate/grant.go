@@ -195,6 +195,7 @@ func (s *Service) CreateGrant(ctx context.Context, tx *store.Tx, by identity.Pri
 	if err := s.led.Append(ctx, tx, s.grantEvent(by, g, "gate.grant.create", "")); err != nil {
 		return nil, err
 	}
+	s.forget(g.ResourceID)
 	return g, nil
 }
 
@@ -253,6 +254,8 @@ func (s *Service) transition(ctx context.Context, tx *store.Tx, by identity.Prin
 	if err := s.led.Append(ctx, tx, s.grantEvent(by, g, what, reason)); err != nil {
 		return nil, err
 	}
+	// Drop now, before the commit, so the refusal applies at once here.
+	s.forget(g.ResourceID)
 	return g, nil
 }
 
@@ -347,6 +350,49 @@ func (s *Service) queryGrants(ctx context.Context, q string, args ...any) ([]*Gr
 // candidateGrants are the grants that could cover p on resource: the org's
 // (and the public's), whatever their state, so a refusal can say why.
 func (s *Service) candidateGrants(ctx context.Context, p identity.Principal, resourceID string) ([]*Grant, error) {
+	key := p.OrgID + "\x00" + resourceID
+	now := s.clock.Now()
+	s.grantsMu.Lock()
+	e, ok := s.grantCache[key]
+	s.grantsMu.Unlock()
+	if ok && now.Sub(e.at) >= 0 && now.Sub(e.at) < grantCacheTTL {
+		return e.grants, nil
+	}
+	gs, err := s.loadCandidates(ctx, p, resourceID)
+	if err != nil {
+		return nil, err
+	}
+	s.grantsMu.Lock()
+	if len(s.grantCache) > 100_000 {
+		clear(s.grantCache)
+	}
+	s.grantCache[key] = grantCacheEntry{grants: gs, at: now}
+	s.grantsMu.Unlock()
+	return gs, nil
+}
+
+// grantCacheTTL bounds how long a grant change made on another replica
+// takes to reach this one; changes made here drop the cache at once.
+const grantCacheTTL = 500 * time.Millisecond
+
+type grantCacheEntry struct {
+	grants []*Grant
+	at     time.Time
+}
+
+// forget drops cached grants of a resource, so a change made here applies
+// to the next call.
+func (s *Service) forget(resourceID string) {
+	s.grantsMu.Lock()
+	for k := range s.grantCache {
+		if strings.HasSuffix(k, "\x00"+resourceID) {
+			delete(s.grantCache, k)
+		}
+	}
+	s.grantsMu.Unlock()
+}
+
+func (s *Service) loadCandidates(ctx context.Context, p identity.Principal, resourceID string) ([]*Grant, error) {
 	if p.OrgID == "" {
 		return s.queryGrants(ctx, `SELECT `+grantCols+` FROM gate_grants WHERE grantee_org_id = '' AND resource_id = $1`, resourceID)
 	}

@@ -164,6 +164,8 @@ func TestPermissionMatrix(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		f.gate.forget("res-people")
+		f.gate.forget("res-people-svc")
 		for name, p := range who {
 			for _, path := range ps {
 				rows, err := path.call(f, p, "", nil, "")
@@ -228,6 +230,8 @@ func TestPermissionMatrix(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		f.gate.forget("res-people")
+		f.gate.forget("res-people-svc")
 		for name, p := range who {
 			for _, path := range ps {
 				_, err := path.call(f, p, "", nil, "")

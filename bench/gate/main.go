@@ -1,0 +1,370 @@
+// Command gate measures the governed data path against a bare handler in one
+// run, on loopback (issue 8's performance targets):
+//
+//	a governed JSON call returning 100 rows of a hosted dataset — decide,
+//	projection, masking by level, fingerprinted pseudonyms, a ledger provide
+//	event committed before the answer, a signed receipt — against a bare
+//	handler that reads the same 100 rows with the same SQL and writes JSON.
+//
+// Targets: governed throughput ≥ 0.5 of bare; ≥ 5,000 governed calls/s on
+// SQLite; p99 < 20 ms at half of the governed maximum. The ledger's
+// integrator runs in the background as in production. Load comes from
+// bounded loops (fixed duration, fixed workers) against 127.0.0.1 only.
+//
+// go run ./bench/gate [-seconds 3] [-workers 32] [-rows 20000] [-quick]
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"shuqiao/bench/harness"
+	"shuqiao/internal/catalog"
+	"shuqiao/internal/clock"
+	"shuqiao/internal/gate"
+	"shuqiao/internal/gate/filter"
+	"shuqiao/internal/identity"
+	"shuqiao/internal/ledger"
+	"shuqiao/internal/store"
+)
+
+type config struct {
+	seconds float64
+	workers int
+	rows    int
+	quick   bool
+	noInteg bool
+}
+
+func main() {
+	var c config
+	flag.Float64Var(&c.seconds, "seconds", 3, "seconds per load run")
+	flag.IntVar(&c.workers, "workers", 32, "concurrent client connections for the maximum-throughput runs")
+	flag.IntVar(&c.rows, "rows", 20000, "rows in the hosted dataset")
+	flag.BoolVar(&c.quick, "quick", false, "tiny run: a smoke test, not a measurement")
+	flag.BoolVar(&c.noInteg, "no-integrator", false, "do not run the ledger integrator during the load (diagnosis only)")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	if c.quick {
+		c.seconds, c.rows, c.workers = 0.3, 1000, 8
+	}
+	if err := run(context.Background(), c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/gate:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+var fields = []catalog.Field{
+	{Name: "id_card", Label: "公民身份号码", Type: "string", Level: catalog.LevelGeneral, Personal: true, Sensitive: true},
+	{Name: "name", Label: "姓名", Type: "string", Level: catalog.LevelGeneral, Personal: true},
+	{Name: "age", Label: "年龄", Type: "integer", Level: catalog.LevelGeneral},
+	{Name: "district", Label: "所属区", Type: "string", Level: catalog.LevelGeneral},
+	{Name: "income", Label: "年收入", Type: "decimal", Level: catalog.LevelImportant},
+}
+
+func run(ctx context.Context, c config) error {
+	dir, err := os.MkdirTemp("", "shuqiao-bench-gate")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	db, err := store.Open(ctx, store.Options{DataDir: dir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	led, err := ledger.New(ctx, db, clock.Real{}, ledger.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if !c.noInteg {
+		go led.Run(runCtx)
+	}
+
+	if err := load(ctx, db, c.rows); err != nil {
+		return err
+	}
+	res := &catalog.Resource{ID: "bench-people", Status: catalog.StatusPublished, Entry: catalog.Entry{Code: "BENCH-1", Name: "人口", Fields: fields, Delivery: catalog.Delivery{Mode: catalog.Hosted}}}
+	cols := map[string]filter.Column{}
+	for _, f := range fields {
+		cols[f.Name] = filter.Column{Expr: f.Name, Type: filter.Type(f.Type)}
+	}
+	src := &gate.SQLSource{DB: db, Table: func(context.Context, string) (string, string, map[string]filter.Column, error) {
+		return "bench_rows", "k", cols, nil
+	}}
+	g, err := gate.New(ctx, db, led, clock.Real{}, gate.ResourceFunc(func(context.Context, string) (*catalog.Resource, error) { return res, nil }), src,
+		gate.Options{Secret: []byte("bench-secret-bench-secret-bench-secret")})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	p := identity.Principal{ClientID: "bench-client", OrgID: "org-bench", Roles: []identity.Role{identity.RoleDeveloper}}
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := g.CreateGrant(ctx, tx, p, gate.GrantSpec{ResourceID: res.ID, GranteeOrgID: p.OrgID, Fields: []string{"id_card", "name", "age", "district", "income"},
+			Purpose: "benchmark", Kind: gate.KindConditional, RowLimit: 100, RatePerMinute: 1 << 30})
+		return err
+	}); err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /governed", func(w http.ResponseWriter, r *http.Request) {
+		d, err := g.Deliver(r.Context(), gate.Request{Principal: p, ResourceID: res.ID, Cursor: r.URL.Query().Get("cursor"), Limit: 100})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer d.Close()
+		w.Header().Set("Content-Type", d.ContentType())
+		w.Header().Set("Shuqiao-Receipt", base64.StdEncoding.EncodeToString([]byte(d.Receipt.Note)))
+		_, _ = d.WriteTo(w)
+	})
+	mux.HandleFunc("GET /bare", func(w http.ResponseWriter, r *http.Request) {
+		rows, err := db.QueryContext(r.Context(), `SELECT k, id_card, name, age, district, income FROM bench_rows WHERE k > $1 ORDER BY k LIMIT 100`, r.URL.Query().Get("after"))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer rows.Close()
+		type row struct {
+			IDCard   string  `json:"id_card"`
+			Name     string  `json:"name"`
+			Age      int64   `json:"age"`
+			District string  `json:"district"`
+			Income   float64 `json:"income"`
+		}
+		var out []row
+		for rows.Next() {
+			var k string
+			var x row
+			if err := rows.Scan(&k, &x.IDCard, &x.Name, &x.Age, &x.District, &x.Income); err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			out = append(out, x)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"rows": out})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+
+	// Sanity: the governed answer has 100 masked rows.
+	if err := check(client, base); err != nil {
+		return err
+	}
+	dur := time.Duration(c.seconds * float64(time.Second))
+	urlFor := func(path string) func(*rand.Rand) string {
+		return func(rng *rand.Rand) string {
+			k := fmt.Sprintf("%08d", rng.IntN(max(c.rows-100, 1)))
+			if path == "governed" {
+				return base + "/governed?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(k))
+			}
+			return base + "/bare?after=" + k
+		}
+	}
+	// Interleave to share the machine's state: bare, governed, bare, governed.
+	var bareRates, govRates []float64
+	for i := 0; i < 2; i++ {
+		b, _, err := closedLoop(client, urlFor("bare"), c.workers, dur)
+		if err != nil {
+			return err
+		}
+		gv, _, err := closedLoop(client, urlFor("governed"), c.workers, dur)
+		if err != nil {
+			return err
+		}
+		bareRates, govRates = append(bareRates, b), append(govRates, gv)
+	}
+	bare, gov := maxOf(bareRates), maxOf(govRates)
+	half := gov / 2
+	lat, achieved, err := openLoop(client, urlFor("governed"), half, dur*2)
+	if err != nil {
+		return err
+	}
+	p50, p99 := pct(lat, 0.50), pct(lat, 0.99)
+	results := []harness.Result{{
+		Name: "governed JSON 100 rows vs bare handler", Governed: 1e6 / gov, Baseline: 1e6 / bare, Unit: "µs/op", Target: 2.0,
+		Note: fmt.Sprintf("throughput %.0f vs %.0f calls/s (%.2f of bare; target ≥0.50)", gov, bare, gov/bare),
+	}}
+	harness.Print(os.Stdout, results)
+	fmt.Printf("governed max throughput: %.0f calls/s (target ≥ 5000) %s\n", gov, okMark(gov >= 5000))
+	fmt.Printf("at half load (%.0f calls/s offered, %.0f achieved): p50 %.2f ms, p99 %.2f ms (target p99 < 20 ms) %s\n",
+		half, achieved, ms(p50), ms(p99), okMark(p99 < 20*time.Millisecond))
+	fmt.Printf("vs X-Road's published ~110 calls/s on 32 cores: %.0fx (target 40x)\n", gov/110)
+	// Every governed call is in the ledger.
+	if _, err := led.Integrate(ctx); err != nil {
+		return err
+	}
+	size, _ := led.TreeSize(ctx)
+	fmt.Printf("ledger entries after the run: %d\n", size)
+	return nil
+}
+
+func okMark(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func maxOf(xs []float64) float64 {
+	m := 0.0
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}
+
+func load(ctx context.Context, db *store.DB, n int) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE bench_rows (k TEXT PRIMARY KEY, id_card TEXT, name TEXT, age INTEGER, district TEXT, income REAL)`); err != nil {
+		return err
+	}
+	ds := []string{"思明区", "湖里区", "集美区", "海沧区", "同安区", "翔安区"}
+	return db.InTx(ctx, func(tx *store.Tx) error {
+		for i := 0; i < n; i++ {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO bench_rows VALUES ($1,$2,$3,$4,$5,$6)`, fmt.Sprintf("%08d", i),
+				fmt.Sprintf("350203%08d%04d", 19500101+i%500000, i%10000), []string{"张伟", "李娜", "王芳", "陈静"}[i%4], 18+i%60, ds[i%6], float64(40000+i%50000)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func check(client *http.Client, base string) error {
+	res, err := client.Get(base + "/governed")
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	var p struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&p); err != nil || len(p.Rows) != 100 {
+		return fmt.Errorf("governed sanity check: %d rows, %v", len(p.Rows), err)
+	}
+	if n, _ := p.Rows[0]["name"].(string); n != "张*" {
+		return fmt.Errorf("governed sanity check: name %q not masked", n)
+	}
+	return nil
+}
+
+// closedLoop runs workers that each send the next request when the last
+// answers, for d, and returns calls per second.
+func closedLoop(client *http.Client, next func(*rand.Rand) string, workers int, d time.Duration) (float64, int64, error) {
+	var n, fails atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, 1))
+			for time.Now().Before(deadline) {
+				if err := get(client, next(rng)); err != nil {
+					fails.Add(1)
+					continue
+				}
+				n.Add(1)
+			}
+		}(uint64(w))
+	}
+	wg.Wait()
+	if f := fails.Load(); f > 0 {
+		return 0, f, fmt.Errorf("%d failed calls", f)
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), 0, nil
+}
+
+// openLoop offers rate calls per second for d (arrivals on a fixed
+// schedule, independent of answers) and returns each call's latency,
+// measured from its scheduled time so queueing counts.
+func openLoop(client *http.Client, next func(*rand.Rand) string, rate float64, d time.Duration) ([]time.Duration, float64, error) {
+	total := int(rate * d.Seconds())
+	interval := time.Duration(float64(time.Second) / rate)
+	lat := make([]time.Duration, total)
+	var fails atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 512) // bounds in-flight calls
+	rng := rand.New(rand.NewPCG(42, 42))
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(at); wait > 0 {
+			time.Sleep(wait)
+		}
+		u := next(rng)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int, at time.Time) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := get(client, u); err != nil {
+				fails.Add(1)
+			}
+			lat[i] = time.Since(at)
+		}(i, at)
+	}
+	wg.Wait()
+	if f := fails.Load(); f > 0 {
+		return nil, 0, fmt.Errorf("%d failed calls", f)
+	}
+	return lat, float64(total) / time.Since(start).Seconds(), nil
+}
+
+func get(client *http.Client, u string) error {
+	res, err := client.Get(u)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
+}
+
+func pct(ds []time.Duration, q float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
