@@ -345,30 +345,42 @@ func (s *Service) TokenPrincipal(ctx context.Context, bearer string) (Principal,
 	if !strings.HasPrefix(bearer, TokenPrefix) || len(bearer) > 128 {
 		return Principal{}, ErrTokenUnknown
 	}
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM identity_tokens WHERE token_hash = $1`, sha256Hex(bearer)))
+	// One query: every API call passes here, so token, client and org kind
+	// are read together.
+	var (
+		t                         Token
+		c                         Client
+		kind                      OrgKind
+		tScopes, cRoles, cScopes  string
+		created, expires, revoked int64
+		disabled                  int64
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT t.id, t.client_id, t.scopes, t.created_at, t.expires_at, t.revoked_at,
+			c.org_id, c.name, c.roles, c.scopes, c.disabled, o.kind
+		FROM identity_tokens t
+		JOIN identity_clients c ON c.id = t.client_id
+		JOIN identity_orgs o ON o.id = c.org_id
+		WHERE t.token_hash = $1`, sha256Hex(bearer)).
+		Scan(&t.ID, &t.ClientID, &tScopes, &created, &expires, &revoked, &c.OrgID, &c.Name, &cRoles, &cScopes, &disabled, &kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrTokenUnknown
 	}
 	if err != nil {
 		return Principal{}, internal("get token", err)
 	}
+	t.Scopes = strings.Fields(tScopes)
+	t.ExpiresAt, t.RevokedAt = store.FromMicros(expires), store.FromMicros(revoked)
+	c.ID, c.Roles, c.Scopes, c.Disabled = t.ClientID, splitRoles(cRoles), strings.Fields(cScopes), disabled != 0
 	if !t.RevokedAt.IsZero() {
 		return Principal{}, ErrTokenRevoked
 	}
 	if !s.clk.Now().Before(t.ExpiresAt) {
 		return Principal{}, ErrTokenExpired
 	}
-	c, err := getClient(ctx, s.db, t.ClientID)
-	if err != nil {
-		return Principal{}, err
-	}
 	if c.Disabled {
 		return Principal{}, ErrClientDisabled
 	}
-	org, err := getOrg(ctx, s.db, c.OrgID)
-	if err != nil {
-		return Principal{}, err
-	}
+	org := Org{Kind: kind}
 	// A client's scopes may have been narrowed since the token was issued.
 	var scopes []string
 	for _, sc := range t.Scopes {
