@@ -334,6 +334,14 @@ func (s *Service) pick(p identity.Principal, req Request, cands []*Grant) (*Gran
 	if len(ok) == 1 {
 		return ok[0], nil, nil
 	}
+	if req.Purpose != "" && why == nil {
+		// A usable grant exists, but for another scenario (R-SHR-5).
+		for _, g := range cands {
+			if usable(g) == nil {
+				return nil, withDetail(ErrPurpose, "授权场景为「"+g.Purpose+"」", "the grant's scenario is "+g.Purpose).At("purpose"), g
+			}
+		}
+	}
 	if why != nil {
 		return nil, why.At("grant"), whyGrant
 	}

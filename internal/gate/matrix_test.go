@@ -268,8 +268,8 @@ func TestPermissionMatrix(t *testing.T) {
 			t.Errorf("draft: %v", err)
 		}
 		// A purpose other than the grant's is refused (R-SHR-5).
-		if _, err := f.gate.Deliver(ctx, Request{Principal: deptA, ResourceID: "res-people", Purpose: "商业营销"}); err == nil {
-			t.Error("other purpose allowed")
+		if _, err := f.gate.Deliver(ctx, Request{Principal: deptA, ResourceID: "res-people", Purpose: "商业营销"}); codeOf(err) != "gate.purpose_mismatch" {
+			t.Errorf("other purpose: %v", err)
 		}
 		// Rate limit.
 		f.change(f.gate.TerminateGrant, gh.ID, "清理")

@@ -121,7 +121,7 @@ func TestGateAPI(t *testing.T) {
 		for q, code := range map[string]string{
 			"?filter=" + url.QueryEscape(`age > 3`):     "gate.filter_field_not_granted",
 			"?fields=id_card,age":                       "gate.field_not_granted",
-			"?purpose=" + url.QueryEscape("商业营销"):       "gate.no_grant",
+			"?purpose=" + url.QueryEscape("商业营销"):       "gate.purpose_mismatch",
 			"?filter=" + url.QueryEscape(`full_name ~`): "gate.bad_filter",
 		} {
 			r = app.do("GET", "/api/v1/data/"+resID+q, nil)
