@@ -23,6 +23,7 @@ import (
 	"shuqiao/internal/httpapi"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
+	"shuqiao/internal/share"
 	"shuqiao/internal/store"
 )
 
@@ -81,6 +82,9 @@ type App struct {
 	// Gate is the only exit for record-level data (DESIGN.md rule 1).
 	// Hosted rows come from ingest: a.Gate.UseRows(…) once it is wired.
 	Gate *gate.Service
+	// Share is sharing between orgs (share_request, share_dispute and
+	// share_suspension case kinds, the demand list, usage monitoring).
+	Share *share.Service
 }
 
 // NewLogger builds the structured logger cfg asks for, writing to w.
@@ -167,6 +171,9 @@ func (a *App) build(ctx context.Context) error {
 	if a.Gate, err = gate.New(ctx, a.DB, a.Ledger, a.Clock, gate.CatalogResources(a.Catalog, a.Clock, 0), nil, gate.Options{Secret: secret, Log: a.Log}); err != nil {
 		return err
 	}
+	if a.Share, err = share.New(ctx, a.DB, a.Ledger, a.Clock, a.Cases, a.Catalog, a.Gate, share.Options{Orgs: catalog.IdentityOrgs(a.Identity)}); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -222,6 +229,7 @@ func (a *App) API() *httpapi.Server {
 		Cases:    a.Cases,
 		Catalog:  a.Catalog,
 		Gate:     a.Gate,
+		Share:    a.Share,
 		Clock:    a.Clock,
 		Log:      a.Log,
 		Ready:    a.DB.PingContext,

@@ -20,6 +20,7 @@ import (
 	"shuqiao/internal/gate"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
+	"shuqiao/internal/share"
 )
 
 // Deps are the services the API serves.
@@ -39,6 +40,8 @@ type Deps struct {
 	Catalog *catalog.Service
 	// Gate is the only exit for record-level data; nil leaves its routes out.
 	Gate *gate.Service
+	// Share is sharing between orgs; nil leaves its routes out.
+	Share *share.Service
 }
 
 // Options tune the HTTP layer.
@@ -139,4 +142,5 @@ func (s *Server) routes() {
 	if s.Gate != nil {
 		s.gateRoutes()
 	}
+	s.shareRoutes()
 }
