@@ -1,0 +1,210 @@
+// Browser tests of the web app in Debian's Chromium against the real server.
+// Screenshots land in web/test-results/.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { apiSession, login, newPage, onFailure, shot, start } from "./harness.mjs";
+
+let env;
+before(async () => {
+  env = await start();
+});
+after(async () => {
+  await env?.stop();
+});
+
+const noErrors = (page) => assert.deepEqual(page.errors, [], "page errors or CSP violations");
+
+describe("portal (no sign-in)", () => {
+  let entry;
+  before(async () => {
+    // A water company steward publishes an open entry through the API.
+    const call = await apiSession(env.url, "water.steward");
+    const d = await call("/api/v1/catalog/resources", {
+      name: "城市供水水质监测数据",
+      description: "全市水厂出厂水及管网水的浊度、余氯等水质指标，每日更新。",
+      data_class: "public_service",
+      themes: ["environment", "living"],
+      frequency: "daily",
+      formats: ["csv", "json"],
+      level: "important",
+      share: { attr: "unconditional" },
+      open: { attr: "unconditional" },
+      delivery: { mode: "hosted" },
+      contact: { name: "水质科", phone: "0592-0000000" },
+      tags: ["水质", "供水"],
+      fields: [
+        { name: "plant", label: "水厂名称", type: "string", level: "general", required: true },
+        { name: "sampled_at", label: "采样时间", type: "datetime", level: "general" },
+        { name: "turbidity", label: "浊度", type: "decimal", level: "general", description: "NTU" },
+        { name: "inspector_phone", label: "检测员电话", type: "string", level: "important", personal: true },
+      ],
+    });
+    const r = await call(`/api/v1/catalog/resources/${d.resource_id}/publish`, { reason: "首次发布" });
+    entry = r.resource;
+    assert.equal(entry.status, "published");
+  });
+
+  test("a citizen finds a published entry by search and opens it", async () => {
+    const page = await newPage(env);
+    await page.goto(env.url + "/");
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    await page.locator(".ant-statistic").first().waitFor();
+    await shot(page, "01-home");
+    await page.getByLabel("搜索数据目录").first().fill("水质");
+    await page.getByLabel("搜索数据目录").first().press("Enter");
+    await page.waitForURL(/\/catalog\?q=/);
+    const result = page.getByTestId("result-link").filter({ hasText: entry.name });
+    await result.waitFor();
+    assert.match(await page.getByTestId("search-total").innerText(), /共 1 条/);
+    // Facets carry the counts of the results.
+    await page.getByTestId("facet-theme-environment").first().waitFor();
+    await shot(page, "02-search");
+    await result.click();
+    await page.waitForURL(new RegExp(`/catalog/${entry.id}$`));
+    assert.equal(await page.getByTestId("resource-title").innerText(), entry.name);
+    await page.getByTestId("timeliness").waitFor();
+    // Links to the CKAN-compatible API and DCAT, and they answer.
+    for (const name of ["CKAN 兼容接口", "DCAT 目录（JSON-LD）"]) {
+      const href = await page.getByRole("link", { name }).getAttribute("href");
+      const res = await fetch(env.url + href);
+      assert.equal(res.status, 200, `${name} ${href}`);
+    }
+    await shot(page, "03-resource");
+    // Fields with their levels.
+    await page.getByRole("tab", { name: /数据项/ }).click();
+    const fields = page.getByTestId("fields-table");
+    await fields.getByText("检测员电话").waitFor();
+    assert.ok(await fields.getByText("重要").isVisible());
+    assert.ok(await fields.getByText("个人信息").isVisible());
+    await shot(page, "04-resource-fields");
+    // This resource's API docs, with copyable curl examples that work.
+    await page.getByRole("tab", { name: "接口文档" }).click();
+    const code = await page.locator("pre.code").first().innerText();
+    assert.ok(code.includes(`/api/v1/catalog/resources/${entry.id}`), code);
+    const url = code.match(/'([^']+)'/)[1];
+    const got = await (await fetch(url)).json();
+    assert.equal(got.id, entry.id);
+    await shot(page, "05-resource-api");
+    noErrors(page);
+    await page.context().close();
+  });
+
+  test("the portal works at 375 px", async () => {
+    const page = await newPage(env, { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+    for (const [path, name] of [
+      ["/", "06-mobile-home"],
+      ["/catalog?q=%E6%B0%B4%E8%B4%A8", "07-mobile-search"],
+      [`/catalog/${entry.id}`, "08-mobile-resource"],
+    ]) {
+      await page.goto(env.url + path);
+      await page.getByRole("heading", { level: 1 }).waitFor();
+      await page.waitForTimeout(300);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 375, `${path} is ${width}px wide at 375px`);
+      await shot(page, name);
+    }
+    // The menu opens from its labelled button.
+    await page.getByRole("button", { name: "菜单" }).click();
+    await page.getByRole("dialog").getByRole("link", { name: "数据目录" }).waitFor();
+    noErrors(page);
+    await page.context().close();
+  });
+
+  test("keyboard: skip link first; English switch", async () => {
+    const page = await newPage(env);
+    await page.goto(env.url + "/catalog");
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "跳到主要内容");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+    await page.getByTestId("lang-switch").click();
+    await page.getByRole("link", { name: "Data catalog" }).first().waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.lang), "en");
+    await page.reload();
+    await page.getByRole("heading", { name: "Data catalog" }).waitFor();
+    await shot(page, "09-catalog-english");
+    noErrors(page);
+    await page.context().close();
+  });
+});
+
+describe("org console", () => {
+  test("a department steward publishes an entry", async () => {
+    const name = "道路交通违法处理点位";
+    const page = await newPage(env);
+    await login(page, env.url, "gaj.steward");
+    await page.waitForURL(/\/console\/catalog$/);
+    await page.getByTestId("new-entry").click();
+    await page.waitForURL(/\/console\/catalog\/new$/);
+    await page.getByTestId("entry-name").fill(name);
+    await page.getByTestId("entry-description").fill("全市交通违法处理窗口的名称、地址和办公时间。");
+    await page.getByTestId("entry-themes").click();
+    await page.locator(".ant-select-item-option", { hasText: "道路交通" }).click();
+    await page.keyboard.press("Escape");
+    await page.getByTestId("field-name-0").fill("site_name");
+    await page.getByTestId("field-label-0").fill("处理点名称");
+    await shot(page, "10-console-editor");
+    await page.getByTestId("entry-publish").click();
+    await page.getByTestId("publish-reason").fill("首次编目发布");
+    await shot(page, "11-console-publish-dialog");
+    await page.locator("#publish-confirm").click();
+    // Published: the steward lands on the entry's public page.
+    await page.waitForURL(/\/catalog\/[0-9a-f-]+$/);
+    await onFailure(page, "steward", () => page.getByTestId("resource-title").getByText(name).waitFor());
+    await page.getByText("已发布").first().waitFor();
+    await shot(page, "12-console-published");
+    // It has left the drafts tab.
+    await page.goto(env.url + "/console/catalog");
+    await page.getByRole("tab", { name: /草稿/, selected: true }).waitFor();
+    await page.waitForLoadState("networkidle");
+    await page.locator(".ant-table, .ant-alert").first().waitFor();
+    assert.equal(await page.getByText(name).count(), 0, "still listed among drafts");
+    noErrors(page);
+    await page.context().close();
+
+    // Anyone can now find it.
+    const res = await (await fetch(`${env.url}/api/v1/catalog/search?q=${encodeURIComponent("违法处理")}`)).json();
+    assert.equal(res.items[0]?.name, name);
+  });
+});
+
+describe("authority console", () => {
+  test("the authority sees an overdue case", async () => {
+    const page = await newPage(env);
+    await login(page, env.url, "admin");
+    await page.waitForURL(/\/authority\/cases$/);
+    const overdue = page.getByTestId("overdue-table");
+    await overdue.getByText("市公安局目录整改（逾期）").waitFor();
+    assert.ok(await overdue.getByTestId("overdue-tag").first().isVisible());
+    // The case within its deadline is listed apart, not as overdue.
+    await page.getByTestId("cases-table").getByText("市自来水有限公司目录整改").waitFor();
+    assert.equal(await overdue.getByText("市自来水有限公司目录整改").count(), 0);
+    await shot(page, "13-authority-cases");
+    await page.getByRole("menuitem", { name: "逾期办件" }).click();
+    await page.waitForURL(/\/authority\/overdue$/);
+    await page.getByTestId("overdue-table").getByText("市公安局目录整改（逾期）").click();
+    await page.getByTestId("case-title").waitFor();
+    await page.getByText("本办件已超过办理期限").waitFor();
+    await page.getByText("市人民政府督办").first().waitFor();
+    await shot(page, "14-authority-case");
+    noErrors(page);
+    await page.context().close();
+  });
+
+  test("the authority verifies a ledger entry's inclusion proof in the browser", async () => {
+    const page = await newPage(env);
+    await login(page, env.url, "admin");
+    await page.goto(env.url + "/authority/ledger");
+    await onFailure(page, "ledger", () => page.getByTestId("ledger-table").waitFor());
+    await page.getByTestId("tree-size").waitFor();
+    const first = page.getByTestId("ledger-table").getByRole("button", { name: /^验证第 \d+ 条记录$/ }).first();
+    await first.click();
+    const result = page.getByTestId("verify-result");
+    await result.waitFor();
+    assert.match(await result.innerText(), /验证通过/);
+    await shot(page, "15-authority-ledger-verify");
+    noErrors(page);
+    await page.context().close();
+  });
+});
