@@ -33,6 +33,11 @@ type DB struct {
 	Dialect Dialect
 	// Where says, for people, where the data lives (a folder or a redacted DSN).
 	Where string
+	// writer admits one write transaction at a time on SQLite (nil on
+	// PostgreSQL). SQLite allows one writer anyway; queueing writers here wakes
+	// the next one the moment the lock is free, where SQLite's busy handler
+	// would sleep in millisecond steps and starve under load.
+	writer chan struct{}
 }
 
 // Options say which database to open.
@@ -82,7 +87,7 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, Where: path}, nil
+	return &DB{DB: db, Dialect: SQLite, Where: path, writer: make(chan struct{}, 1)}, nil
 }
 
 func openPostgres(ctx context.Context, opts Options) (*DB, error) {
@@ -110,9 +115,42 @@ type Tx struct {
 	Dialect Dialect
 }
 
+// writerWait bounds how long a write transaction queues for its turn, as
+// SQLite's busy_timeout does across processes.
+const writerWait = 10 * time.Second
+
+var errWriterBusy = errors.New("store: database is busy: another write transaction held it too long")
+
+// WriteLock waits for this process's turn to write on SQLite and returns the
+// function that gives the turn back; on PostgreSQL it returns at once. InTx
+// takes it itself; code that runs its own transaction on a dedicated
+// connection takes it around that transaction.
+func (db *DB) WriteLock(ctx context.Context) (release func(), err error) {
+	if db.writer == nil {
+		return func() {}, nil
+	}
+	t := time.NewTimer(writerWait)
+	defer t.Stop()
+	select {
+	case db.writer <- struct{}{}:
+		return func() { <-db.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, errWriterBusy
+	}
+}
+
 // InTx runs fn in a transaction and commits it when fn returns nil. A panic or
-// error rolls it back; nothing fn wrote survives a failure.
+// error rolls it back; nothing fn wrote survives a failure. Transactions must
+// not nest: on SQLite an inner InTx would wait for the outer one forever (it
+// fails after writerWait instead).
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	release, err := db.WriteLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	sqlTx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
