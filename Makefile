@@ -6,12 +6,32 @@ LDFLAGS := -X shuqiao/internal/app.Version=$(VERSION)
 # (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable).
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build demo serve test test-short vet fmt fmt-check bench fuzz clean
+.PHONY: all build demo serve test test-short vet fmt fmt-check bench fuzz clean web web-test
 
 all: build
 
+# The web app (web/) is built into web/dist and embedded in the binary. Where
+# npm is missing, `go build` embeds a placeholder page instead; `make build NPM=`
+# skips the app on purpose.
+NPM ?= $(shell command -v npm 2>/dev/null)
+CHROMIUM ?= /usr/bin/chromium
+
+ifneq ($(NPM),)
+build: web
+endif
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/shuqiao ./cmd/shuqiao
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+# Browser tests in Debian's Chromium against the real server (web/e2e);
+# screenshots go to web/test-results/. They fail when Chromium is missing.
+web-test: web
+	cd web && CHROMIUM=$(CHROMIUM) npm run test:browser
 
 demo: build
 	./bin/shuqiao demo
@@ -19,8 +39,11 @@ demo: build
 serve: build
 	./bin/shuqiao serve
 
+# Browser tests run too where Chromium and npm are installed, and always in CI.
 test:
 	$(GO) test $(TESTFLAGS) ./...
+	@if [ -n "$$CI" ] || { [ -x "$(CHROMIUM)" ] && [ -n "$(NPM)" ]; }; then $(MAKE) web-test; \
+	else echo "make test: browser tests not run here (no $(CHROMIUM) or npm); make web-test runs them"; fi
 
 test-short:
 	$(GO) test -short ./...
