@@ -151,6 +151,13 @@ func Seed(ctx context.Context, a *app.App, progress func(done, total int)) ([]Lo
 	if err := seedCatalog(ctx, a, authority.ID); err != nil {
 		return nil, err
 	}
+	shareLogins, err := seedShare(ctx, a, authP)
+	if err != nil {
+		return nil, err
+	}
+	// The business application's token comes right after the admin, so
+	// the demo prints it.
+	logins = append(logins[:1], append(shareLogins, logins[1:]...)...)
 	return logins, nil
 }
 
