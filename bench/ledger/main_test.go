@@ -15,7 +15,7 @@ func TestSmoke(t *testing.T) {
 	if err := run(context.Background(), config{quick: true, out: &out}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"(a) business tx", "(b) integrate", "(c) inclusion proof", "(d) durable appends"} {
+	for _, want := range []string{"(a) minimal tx", "(a) CreateOrg-like tx", "(b) integrate", "(c) inclusion proof", "(d) durable appends"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
 		}

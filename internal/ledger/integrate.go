@@ -3,10 +3,13 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -101,8 +104,19 @@ func (l *Ledger) Integrate(ctx context.Context) (uint64, error) {
 func (l *Ledger) integrateAll(ctx context.Context) (size uint64, integrated int, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for {
-		s, n, err := l.integrateBatch(ctx)
+	conn, restore, err := l.integratorConn(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer restore()
+	stmts := &stmtCache{conn: conn}
+	defer stmts.close()
+	for stale := 0; ; {
+		s, n, err := l.integrateBatch(ctx, conn, stmts)
+		if errors.Is(err, errStale) && stale < 100 {
+			stale++
+			continue
+		}
 		if err != nil {
 			return size, integrated, err
 		}
@@ -119,8 +133,148 @@ type pendingRow struct {
 	body []byte
 }
 
-func (l *Ledger) integrateBatch(ctx context.Context) (size uint64, n int, err error) {
-	err = l.db.InTx(ctx, func(tx *store.Tx) error {
+// integratorConn returns the connection the integrator's batches run on and
+// a function that gives it back. On SQLite the connection is tuned while the
+// integrator holds it: temp_store=MEMORY keeps the statement journal that
+// multi-row INSERTs need inside a transaction out of a temporary file, and
+// a larger page cache keeps one batch's index pages from spilling and being
+// read again. Both are per-connection settings and are put back afterwards,
+// so the pooled connection returns as it came.
+func (l *Ledger) integratorConn(ctx context.Context) (*sql.Conn, func(), error) {
+	conn, err := l.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: integrator connection: %w", err)
+	}
+	if l.db.Dialect != store.SQLite {
+		return conn, func() { _ = conn.Close() }, nil
+	}
+	var cacheSize, tempStore int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cacheSize); err != nil {
+		_ = conn.Close()
+		return nil, nil, fmt.Errorf("ledger: integrator connection: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&tempStore); err != nil {
+		_ = conn.Close()
+		return nil, nil, fmt.Errorf("ledger: integrator connection: %w", err)
+	}
+	restore := func() {
+		// A fresh context: put the settings back even when ctx has ended.
+		bg := context.Background()
+		_, err1 := conn.ExecContext(bg, fmt.Sprintf(`PRAGMA cache_size = %d`, cacheSize))
+		_, err2 := conn.ExecContext(bg, fmt.Sprintf(`PRAGMA temp_store = %d`, tempStore))
+		if err1 != nil || err2 != nil {
+			// Do not hand a connection in an unknown state back to the pool.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		restore()
+		return nil, nil, fmt.Errorf("ledger: integrator connection: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -integratorCacheKiB)); err != nil {
+		restore()
+		return nil, nil, fmt.Errorf("ledger: integrator connection: %w", err)
+	}
+	return conn, restore, nil
+}
+
+// integratorCacheKiB is the SQLite page cache of the integrator's connection.
+const integratorCacheKiB = 64 << 10
+
+// inConnTx runs fn in a transaction on conn, as store.DB.InTx does on the pool.
+func inConnTx(ctx context.Context, conn *sql.Conn, d store.Dialect, fn func(tx *store.Tx) error) (err error) {
+	sqlTx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ledger: begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err = fn(&store.Tx{Tx: sqlTx, Dialect: d}); err != nil {
+		return err
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return fmt.Errorf("ledger: commit: %w", err)
+	}
+	return nil
+}
+
+// errStale says the tree moved between preparing a batch and writing it:
+// another integrator got there first. The batch is discarded and prepared
+// again.
+var errStale = errors.New("ledger: tree moved while the batch was prepared")
+
+// preparedBatch is one integration batch computed outside the write
+// transaction: the rows to insert, the pending ids to delete and the new
+// tree state.
+type preparedBatch struct {
+	base    uint64 // the tree size it builds on
+	pending []pendingRow
+	w       *batchWriter
+	root    []byte
+	compact []byte
+}
+
+// prepareBatch reads the tree state and up to BatchSize pending events with
+// plain reads (no write lock) and does all the CPU work of integrating them:
+// decoding the indexed fields, the canonical entry bytes, leaf hashes, new
+// tree nodes, the new root and compact range. Only the inserts are left for
+// the write transaction, so on SQLite the integrator holds the single write
+// lock for as short a time as it can.
+func (l *Ledger) prepareBatch(ctx context.Context, q store.Queryer) (*preparedBatch, error) {
+	st, err := loadTree(ctx, q, false)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := readPending(ctx, q, l.opts.BatchSize)
+	if err != nil {
+		return nil, err
+	}
+	b := &preparedBatch{base: st.size, pending: pending}
+	if len(pending) == 0 {
+		return b, nil
+	}
+	if st.size+uint64(len(pending)) >= 1<<maxIndexBits {
+		return nil, errors.New("ledger: tree is full")
+	}
+	b.w = newBatchWriter(len(pending))
+	for i, p := range pending {
+		if err := b.w.add(st.size+uint64(i), p.body, st.rng); err != nil {
+			return nil, fmt.Errorf("ledger: integrate pending event %d: %w", p.id, err)
+		}
+	}
+	if b.root, err = st.rng.GetRootHash(nil); err != nil {
+		return nil, err
+	}
+	for _, h := range st.rng.Hashes() {
+		b.compact = append(b.compact, h...)
+	}
+	return b, nil
+}
+
+// integrateBatch prepares one batch and writes it in one transaction: the
+// entries, their tree nodes, the removal of exactly their pending rows and
+// the new tree state commit together or not at all. The write transaction
+// first checks that the tree is still the size the batch was prepared on;
+// if another integrator moved it, the batch is thrown away (errStale).
+func (l *Ledger) integrateBatch(ctx context.Context, conn *sql.Conn, stmts *stmtCache) (size uint64, n int, err error) {
+	b, err := l.prepareBatch(ctx, conn)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(b.pending) == 0 {
+		// Nothing to do; no write lock taken. (On PostgreSQL a lower id
+		// still uncommitted is picked up by a later run.)
+		return b.base, 0, nil
+	}
+	err = inConnTx(ctx, conn, l.db.Dialect, func(tx *store.Tx) error {
 		if tx.Dialect == store.Postgres {
 			var ok bool
 			if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, integratorLockID).Scan(&ok); err != nil {
@@ -130,50 +284,34 @@ func (l *Ledger) integrateBatch(ctx context.Context) (size uint64, n int, err er
 				return errBusy
 			}
 		}
-		st, err := loadTree(ctx, tx, tx.Dialect == store.Postgres)
-		if err != nil {
+		query := `SELECT size FROM ledger_tree WHERE id = 1`
+		if tx.Dialect == store.Postgres {
+			query += ` FOR UPDATE`
+		}
+		var cur int64
+		if err := tx.QueryRowContext(ctx, query).Scan(&cur); err != nil {
+			return fmt.Errorf("ledger: read tree state: %w", err)
+		}
+		if uint64(cur) != b.base {
+			return errStale
+		}
+		if err := b.w.flush(ctx, tx, stmts); err != nil {
 			return err
 		}
-		size = st.size
-		pending, err := readPending(ctx, tx, l.opts.BatchSize)
-		if err != nil || len(pending) == 0 {
+		if err := deletePending(ctx, tx, b.pending); err != nil {
 			return err
 		}
-		if st.size+uint64(len(pending)) >= 1<<maxIndexBits {
-			return errors.New("ledger: tree is full")
-		}
-		w := newBatchWriter(tx, len(pending))
-		for i, p := range pending {
-			seq := st.size + uint64(i)
-			if err := w.add(seq, p.body, st.rng); err != nil {
-				return fmt.Errorf("ledger: integrate pending event %d: %w", p.id, err)
-			}
-		}
-		if err := w.flush(ctx); err != nil {
-			return err
-		}
-		if err := deletePending(ctx, tx, pending); err != nil {
-			return err
-		}
-		root, err := st.rng.GetRootHash(nil)
-		if err != nil {
-			return err
-		}
-		var comp []byte
-		for _, h := range st.rng.Hashes() {
-			comp = append(comp, h...)
-		}
-		newSize := st.size + uint64(len(pending))
+		newSize := b.base + uint64(len(b.pending))
 		res, err := tx.ExecContext(ctx,
 			`UPDATE ledger_tree SET size = $1, root = $2, compact = $3, updated_at = $4 WHERE id = 1 AND size = $5`,
-			int64(newSize), root, comp, store.Micros(l.clock.Now()), int64(st.size))
+			int64(newSize), b.root, b.compact, store.Micros(l.clock.Now()), int64(b.base))
 		if err != nil {
 			return fmt.Errorf("ledger: update tree state: %w", err)
 		}
 		if k, err := res.RowsAffected(); err != nil || k != 1 {
 			return fmt.Errorf("ledger: tree state moved under the integrator (%d rows, %v)", k, err)
 		}
-		size, n = newSize, len(pending)
+		size, n = newSize, len(b.pending)
 		return nil
 	})
 	if err != nil {
@@ -182,8 +320,8 @@ func (l *Ledger) integrateBatch(ctx context.Context) (size uint64, n int, err er
 	return size, n, nil
 }
 
-func readPending(ctx context.Context, tx *store.Tx, limit int) ([]pendingRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, body FROM ledger_pending ORDER BY id LIMIT $1`, limit)
+func readPending(ctx context.Context, q store.Queryer, limit int) ([]pendingRow, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, body FROM ledger_pending ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read pending: %w", err)
 	}
@@ -205,20 +343,14 @@ func readPending(ctx context.Context, tx *store.Tx, limit int) ([]pendingRow, er
 func deletePending(ctx context.Context, tx *store.Tx, pending []pendingRow) error {
 	const chunk = 500
 	var deleted int64
+	args := make([]any, 0, chunk)
 	for start := 0; start < len(pending); start += chunk {
 		end := min(start+chunk, len(pending))
-		var sb strings.Builder
-		sb.WriteString(`DELETE FROM ledger_pending WHERE id IN (`)
-		args := make([]any, 0, end-start)
+		args = args[:0]
 		for i := start; i < end; i++ {
-			if i > start {
-				sb.WriteByte(',')
-			}
-			fmt.Fprintf(&sb, "$%d", i-start+1)
 			args = append(args, pending[i].id)
 		}
-		sb.WriteByte(')')
-		res, err := tx.ExecContext(ctx, sb.String(), args...)
+		res, err := tx.ExecContext(ctx, stmtText(tx.Dialect, `DELETE FROM ledger_pending WHERE id IN `, 1, end-start, ""), args...)
 		if err != nil {
 			return fmt.Errorf("ledger: delete pending: %w", err)
 		}
@@ -238,14 +370,15 @@ func deletePending(ctx context.Context, tx *store.Tx, pending []pendingRow) erro
 // batchWriter collects the rows of one integration batch and inserts them
 // with multi-row statements.
 type batchWriter struct {
-	tx       *store.Tx
-	entries  []any // 9 values per entry
+	entries  []any // numEntryCols values per entry
 	subjects []any // 2 values per subject row
 	nodes    []any // 2 values per node
 }
 
-func newBatchWriter(tx *store.Tx, n int) *batchWriter {
-	return &batchWriter{tx: tx, entries: make([]any, 0, 9*n), nodes: make([]any, 0, 2*n)}
+const numEntryCols = 9
+
+func newBatchWriter(n int) *batchWriter {
+	return &batchWriter{entries: make([]any, 0, numEntryCols*n), nodes: make([]any, 0, 2*n)}
 }
 
 func nullable(s string) any {
@@ -255,8 +388,21 @@ func nullable(s string) any {
 	return s
 }
 
+// indexedFields are the members of an event's JSON that integration copies
+// into indexed columns. Decoding only these skips the fields, detail and
+// the rest: the body is stored as it came.
+type indexedFields struct {
+	Time       time.Time `json:"time"`
+	Action     Action    `json:"action"`
+	ActorID    string    `json:"actor_id"`
+	OrgID      string    `json:"org_id"`
+	ResourceID string    `json:"resource_id"`
+	GrantID    string    `json:"grant_id"`
+	Subjects   []string  `json:"subjects"`
+}
+
 func (w *batchWriter) add(seq uint64, eventJSON []byte, rng *compact.Range) error {
-	var e Event
+	var e indexedFields
 	if err := json.Unmarshal(eventJSON, &e); err != nil {
 		return err
 	}
@@ -292,49 +438,138 @@ func dedupe(ss []string) []string {
 	return out
 }
 
-func (w *batchWriter) flush(ctx context.Context) error {
-	if err := insertRows(ctx, w.tx, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id) VALUES `, 9, w.entries); err != nil {
+func (w *batchWriter) flush(ctx context.Context, tx *store.Tx, stmts *stmtCache) error {
+	if err := insertRows(ctx, tx, stmts, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id) VALUES `, numEntryCols, w.entries); err != nil {
 		return fmt.Errorf("ledger: insert entries: %w", err)
 	}
-	if err := insertRows(ctx, w.tx, `INSERT INTO ledger_entry_subjects (subject, seq) VALUES `, 2, w.subjects); err != nil {
+	if err := insertRows(ctx, tx, stmts, `INSERT INTO ledger_entry_subjects (subject, seq) VALUES `, 2, w.subjects); err != nil {
 		return fmt.Errorf("ledger: insert entry subjects: %w", err)
 	}
-	if err := insertRows(ctx, w.tx, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2, w.nodes); err != nil {
+	if err := insertRows(ctx, tx, stmts, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2, w.nodes); err != nil {
 		return fmt.Errorf("ledger: insert tree nodes: %w", err)
 	}
 	return nil
 }
 
+// maxParams bounds the parameters of one statement (SQLite before 3.32
+// allowed 999).
+const maxParams = 900
+
 // insertRows inserts args, cols values per row, in multi-row statements of at
-// most ~900 parameters each.
-func insertRows(ctx context.Context, q store.Queryer, prefix string, cols int, args []any) error {
-	perStmt := 900 / cols
+// most maxParams parameters each.
+// Full chunks run as statements prepared once per integration run.
+func insertRows(ctx context.Context, tx *store.Tx, stmts *stmtCache, prefix string, cols int, args []any) error {
+	perStmt := maxParams / cols
 	rows := len(args) / cols
 	for start := 0; start < rows; start += perStmt {
 		end := min(start+perStmt, rows)
-		var sb strings.Builder
-		sb.Grow(len(prefix) + (end-start)*cols*6)
-		sb.WriteString(prefix)
-		p := 1
-		for r := start; r < end; r++ {
-			if r > start {
-				sb.WriteByte(',')
-			}
-			sb.WriteByte('(')
-			for c := 0; c < cols; c++ {
-				if c > 0 {
-					sb.WriteByte(',')
-				}
-				fmt.Fprintf(&sb, "$%d", p)
-				p++
-			}
-			sb.WriteByte(')')
+		text := stmtText(tx.Dialect, prefix, cols, end-start, ",")
+		var err error
+		if st := stmts.get(ctx, text, end-start == perStmt); st != nil {
+			_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args[start*cols:end*cols]...)
+		} else {
+			_, err = tx.ExecContext(ctx, text, args[start*cols:end*cols]...)
 		}
-		if _, err := q.ExecContext(ctx, sb.String(), args[start*cols:end*cols]...); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// stmtCache holds the statements prepared on the integrator's connection
+// for one integration run.
+type stmtCache struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// get returns text prepared, or nil when it is not worth preparing (a
+// partial chunk) or preparing failed (the caller then runs it unprepared).
+func (c *stmtCache) get(ctx context.Context, text string, full bool) *sql.Stmt {
+	if st, ok := c.stmts[text]; ok || !full {
+		return st
+	}
+	st, err := c.conn.PrepareContext(ctx, text)
+	if err != nil {
+		return nil
+	}
+	if c.stmts == nil {
+		c.stmts = map[string]*sql.Stmt{}
+	}
+	c.stmts[text] = st
+	return st
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.stmts {
+		_ = st.Close()
+	}
+}
+
+// stmtTexts keeps the text of multi-row statements, which are the same for
+// every full chunk.
+var stmtTexts sync.Map // stmtKey -> string
+
+type stmtKey struct {
+	dialect    store.Dialect
+	prefix     string
+	cols, rows int
+	sep        string
+}
+
+// stmtText returns prefix followed by rows groups of cols placeholders:
+// "(?,?),(?,?)" on SQLite, "($1,$2),($3,$4)" on PostgreSQL. With sep ""
+// the groups are flattened into one list, "(?,?,?)", for IN.
+//
+// SQLite gets anonymous "?" placeholders: modernc.org/sqlite resolves
+// numbered ones ("$7") by name, a linear search per parameter, which made
+// statements of hundreds of parameters quadratic.
+func stmtText(d store.Dialect, prefix string, cols, rows int, sep string) string {
+	k := stmtKey{d, prefix, cols, rows, sep}
+	if s, ok := stmtTexts.Load(k); ok {
+		return s.(string)
+	}
+	var sb strings.Builder
+	sb.Grow(len(prefix) + rows*cols*6)
+	sb.WriteString(prefix)
+	p := 1
+	if sep == "" {
+		sb.WriteByte('(')
+	}
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			if sep == "" {
+				sb.WriteByte(',')
+			} else {
+				sb.WriteString(sep)
+			}
+		}
+		if sep != "" {
+			sb.WriteByte('(')
+		}
+		for c := 0; c < cols; c++ {
+			if c > 0 {
+				sb.WriteByte(',')
+			}
+			if d == store.Postgres {
+				sb.WriteByte('$')
+				sb.WriteString(strconv.Itoa(p))
+			} else {
+				sb.WriteByte('?')
+			}
+			p++
+		}
+		if sep != "" {
+			sb.WriteByte(')')
+		}
+	}
+	if sep == "" {
+		sb.WriteByte(')')
+	}
+	s := sb.String()
+	stmtTexts.Store(k, s)
+	return s
 }
 
 // Run integrates in the background until ctx ends: promptly after Append
