@@ -513,6 +513,12 @@ func TestSuspension(t *testing.T) {
 		e.wantCode(err, "gate.grant_suspended")
 		// Refused reports change nothing.
 		c2 := must(e.s.ReportMisuse(e.ctx, steward("gaj"), MisuseReport{GrantID: g.ID, Measure: Terminate, Reason: "拒不改正"}))
+		for _, p := range []identity.Principal{steward("gaj"), steward("rsj"), cityGov} {
+			_, err = e.act(p, c2.ID, "refuse", "不同意")
+			e.wantCode(err, "casework.forbidden_action")
+		}
+		_, err = e.act(authority, c2.ID, "refuse", "")
+		e.wantCode(err, "casework.reason_required")
 		must(e.act(authority, c2.ID, "refuse", "正在整改期内"))
 		if cur := must(e.gate.Grant(e.ctx, g.ID)); cur.State != gate.Suspended {
 			t.Fatalf("state after refused report: %s", cur.State)
