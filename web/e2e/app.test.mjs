@@ -147,7 +147,8 @@ describe("org console", () => {
     await shot(page, "10-console-editor");
     await page.getByTestId("entry-publish").click();
     await page.getByTestId("publish-reason").fill("首次编目发布");
-    await shot(page, "11-console-publish-dialog");
+    await page.waitForTimeout(400); // the dialog's zoom-in
+    await shot(page, "11-console-publish-dialog", { fullPage: false });
     await page.locator("#publish-confirm").click();
     // Published: the steward lands on the entry's public page.
     await page.waitForURL(/\/catalog\/[0-9a-f-]+$/);
@@ -166,6 +167,67 @@ describe("org console", () => {
     // Anyone can now find it.
     const res = await (await fetch(`${env.url}/api/v1/catalog/search?q=${encodeURIComponent("违法处理")}`)).json();
     assert.equal(res.items[0]?.name, name);
+  });
+});
+
+describe("sharing between orgs", () => {
+  test("a reviewer refuses a share request and the reason reaches the applicant", async () => {
+    // The public security bureau catalogs a conditionally shared entry; the
+    // civil affairs bureau asks for two of its fields.
+    const provider = await apiSession(env.url, "gaj.steward");
+    const d = await provider("/api/v1/catalog/resources", {
+      name: "流动人口居住登记信息",
+      description: "流动人口居住登记的姓名、证件号码和居住地址。",
+      data_class: "government",
+      themes: ["public_security"],
+      frequency: "daily",
+      formats: ["json"],
+      level: "important",
+      share: { attr: "conditional", conditions: "仅限依法履行社会救助职责使用" },
+      open: { attr: "none", basis: "《中华人民共和国个人信息保护法》第十三条", reason: "含个人信息" },
+      delivery: { mode: "hosted" },
+      fields: [
+        { name: "person_name", label: "姓名", type: "string", level: "important", personal: true },
+        { name: "id_number", label: "公民身份号码", type: "string", level: "important", personal: true, sensitive: true },
+        { name: "address", label: "居住地址", type: "string", level: "important", personal: true },
+      ],
+    });
+    await provider(`/api/v1/catalog/resources/${d.resource_id}/publish`, { reason: "编目发布" });
+    const consumer = await apiSession(env.url, "mzj.steward");
+    const c = await consumer("/api/v1/share/requests", {
+      resource_id: d.resource_id,
+      scenario: "最低生活保障对象入户核查",
+      legal_duty: "《社会救助暂行办法》第十一条",
+      fields: ["person_name", "address"],
+      acknowledged: true,
+    });
+    const reason = "申请的数据项超出入户核查所需，请改用人口基础库核验服务";
+
+    const page = await newPage(env);
+    await login(page, env.url, "gaj.steward");
+    await page.goto(`${env.url}/console/cases`);
+    await page.getByRole("tab", { name: "待我办理", selected: true }).waitFor();
+    await onFailure(page, "share-inbox", () => page.getByTestId("cases-table").getByRole("link", { name: c.title }).first().click());
+    await page.getByTestId("case-title").waitFor();
+    await shot(page, "16-share-request-inbox-case");
+    await page.getByTestId("act-refuse").click();
+    await page.getByTestId("act-reason").fill(reason);
+    await page.locator("#act-confirm").click();
+    await page.getByTestId("case-decision").getByText(reason).waitFor();
+    noErrors(page);
+    await page.context().close();
+
+    // The applicant sees the refusal and its written reason.
+    const applicant = await newPage(env);
+    await login(applicant, env.url, "mzj.steward");
+    await applicant.goto(`${env.url}/console/cases?view=filed`);
+    await applicant.getByTestId("cases-table").getByRole("link", { name: c.title }).first().click();
+    const decision = applicant.getByTestId("case-decision");
+    await decision.getByText(reason).waitFor();
+    assert.match(await decision.innerText(), /不予批准|不予共享/);
+    await shot(applicant, "17-share-request-refused-applicant");
+    noErrors(applicant);
+    await applicant.context().close();
   });
 });
 
@@ -203,7 +265,8 @@ describe("authority console", () => {
     const result = page.getByTestId("verify-result");
     await result.waitFor();
     assert.match(await result.innerText(), /验证通过/);
-    await shot(page, "15-authority-ledger-verify");
+    await page.waitForTimeout(500); // the drawer's slide-in
+    await shot(page, "15-authority-ledger-verify", { fullPage: false });
     noErrors(page);
     await page.context().close();
   });

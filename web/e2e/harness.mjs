@@ -102,8 +102,8 @@ export async function newPage(env, opts = {}) {
   return page;
 }
 
-export async function shot(page, name) {
-  await page.screenshot({ path: join(results, `${name}.png`), fullPage: true });
+export async function shot(page, name, { fullPage = true } = {}) {
+  await page.screenshot({ path: join(results, `${name}.png`), fullPage });
 }
 
 /** login signs in through the login form. */

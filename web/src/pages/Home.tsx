@@ -65,8 +65,11 @@ export function Home() {
           type: "pie",
           radius: ["40%", "68%"],
           center: ["50%", "45%"],
-          data: f.map((x) => ({ name: label("open", x.value), value: x.count })),
-          color: ["#1458d6", "#f59e0b", "#94a3b8"],
+          data: f.map((x) => ({
+            name: label("open", x.value),
+            value: x.count,
+            itemStyle: { color: x.value === "unconditional" ? "#1458d6" : x.value === "conditional" ? "#f59e0b" : "#94a3b8" },
+          })),
         },
       ],
     };

@@ -49,7 +49,7 @@ function Verifier({ entry, onClose }: { entry: LedgerEntry; onClose: () => void 
     [entry.seq],
   );
   return (
-    <Drawer open onClose={onClose} title={t("ledger.verifyTitle", { seq: entry.seq })} size={560}>
+    <Drawer open onClose={onClose} title={t("ledger.verifyTitle", { seq: entry.seq })} size={Math.min(560, window.innerWidth)}>
       <Typography.Paragraph type="secondary">{t("ledger.verifyHow")}</Typography.Paragraph>
       <Async state={state}>
         {({ v, key, text, origin, proofLen }: { v: Verification; key: string; text: string; origin: string; proofLen: number }) => {
