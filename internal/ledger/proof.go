@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -132,8 +133,9 @@ func (l *Ledger) ConsistencyProof(ctx context.Context, from, to uint64) (Consist
 }
 
 // fetchNodes reads the hashes of ids: leaves from ledger_entries, interior
-// nodes from ledger_nodes, one query each.
-func fetchNodes(ctx context.Context, q store.Queryer, ids []compact.NodeID) ([][]byte, error) {
+// nodes from ledger_nodes, in one query (a leaf's key, its index, never
+// collides with an interior node's, which has its level in the top bits).
+func fetchNodes(ctx context.Context, db *store.DB, ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
 	var leafArgs, nodeArgs []any
 	for _, id := range ids {
@@ -143,34 +145,38 @@ func fetchNodes(ctx context.Context, q store.Queryer, ids []compact.NodeID) ([][
 			nodeArgs = append(nodeArgs, nodeKey(id.Level, id.Index))
 		}
 	}
-	got := map[int64][]byte{}
-	read := func(query string, args []any, leaves bool) error {
-		if len(args) == 0 {
-			return nil
-		}
-		rows, err := q.QueryContext(ctx, query+placeholders(len(args))+")", args...)
-		if err != nil {
-			return fmt.Errorf("ledger: read tree nodes: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k int64
-			var h []byte
-			if err := rows.Scan(&k, &h); err != nil {
-				return err
-			}
-			if leaves {
-				k = nodeKey(0, uint64(k))
-			}
-			got[k] = h
-		}
-		return rows.Err()
+	var parts []string
+	if len(leafArgs) > 0 {
+		parts = append(parts, stmtText(db.Dialect, `SELECT seq, leaf_hash FROM ledger_entries WHERE seq IN `, 1, len(leafArgs), ""))
 	}
-	if err := read(`SELECT seq, leaf_hash FROM ledger_entries WHERE seq IN (`, leafArgs, true); err != nil {
-		return nil, err
+	if len(nodeArgs) > 0 {
+		parts = append(parts, stmtText(db.Dialect, `SELECT id, hash FROM ledger_nodes WHERE id IN `, 1, len(nodeArgs), ""))
 	}
-	if err := read(`SELECT id, hash FROM ledger_nodes WHERE id IN (`, nodeArgs, false); err != nil {
-		return nil, err
+	if len(parts) == 0 {
+		return out, nil
+	}
+	query := strings.Join(parts, " UNION ALL ")
+	args := append(leafArgs, nodeArgs...)
+	if db.Dialect == store.Postgres && len(parts) == 2 {
+		// Numbered placeholders continue across the two halves.
+		query = parts[0] + " UNION ALL " + renumber(parts[1], len(leafArgs))
+	}
+	got := make(map[int64][]byte, len(ids))
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read tree nodes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k int64
+		var h []byte
+		if err := rows.Scan(&k, &h); err != nil {
+			return nil, fmt.Errorf("ledger: read tree nodes: %w", err)
+		}
+		got[k] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: read tree nodes: %w", err)
 	}
 	for i, id := range ids {
 		h, ok := got[nodeKey(id.Level, id.Index)]
@@ -182,13 +188,22 @@ func fetchNodes(ctx context.Context, q store.Queryer, ids []compact.NodeID) ([][
 	return out, nil
 }
 
-func placeholders(n int) string {
+// renumber shifts the numbered placeholders of q ($1, $2, …) by off.
+func renumber(q string, off int) string {
 	var sb strings.Builder
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			sb.WriteByte(',')
+	for i := 0; i < len(q); i++ {
+		if q[i] != '$' {
+			sb.WriteByte(q[i])
+			continue
 		}
-		fmt.Fprintf(&sb, "$%d", i)
+		j := i + 1
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		n, _ := strconv.Atoi(q[i+1 : j])
+		sb.WriteByte('$')
+		sb.WriteString(strconv.Itoa(n + off))
+		i = j - 1
 	}
 	return sb.String()
 }
