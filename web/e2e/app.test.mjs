@@ -231,6 +231,61 @@ describe("sharing between orgs", () => {
   });
 });
 
+describe("sharing grants", () => {
+  test("the authority suspends an approved grant", async () => {
+    const provider = await apiSession(env.url, "gaj.steward");
+    const d = await provider("/api/v1/catalog/resources", {
+      name: "机动车驾驶人记分信息",
+      data_class: "government",
+      themes: ["transport"],
+      frequency: "daily",
+      formats: ["json"],
+      level: "important",
+      share: { attr: "conditional", conditions: "仅限依法履职" },
+      open: { attr: "none", basis: "《道路交通安全法实施条例》", reason: "含个人信息" },
+      delivery: { mode: "hosted" },
+      fields: [
+        { name: "licence_no", label: "驾驶证号", type: "string", level: "important", personal: true },
+        { name: "points", label: "记分", type: "integer", level: "general" },
+      ],
+    });
+    await provider(`/api/v1/catalog/resources/${d.resource_id}/publish`, { reason: "编目发布" });
+    const consumer = await apiSession(env.url, "jtj.steward");
+    const scenario = "营运驾驶员资格年审";
+    const c = await consumer("/api/v1/share/requests", {
+      resource_id: d.resource_id,
+      scenario,
+      legal_duty: "《道路运输从业人员管理规定》",
+      fields: ["licence_no", "points"],
+      acknowledged: true,
+    });
+    await provider(`/api/v1/cases/${c.id}/actions/concur`, { reason: "同意" });
+    const authority = await apiSession(env.url, "admin");
+    await authority(`/api/v1/cases/${c.id}/actions/approve`, { reason: "符合条件" });
+
+    const page = await newPage(env);
+    await login(page, env.url, "admin");
+    await page.goto(`${env.url}/console/grants`);
+    const row = page.locator("tr", { hasText: scenario });
+    await onFailure(page, "grants", () => row.getByText("有效").waitFor());
+    await row.locator(".ant-table-row-expand-icon").click();
+    await page.getByText(/调用次数/).first().waitFor();
+    await shot(page, "18-grants-usage");
+    await row.getByRole("button", { name: "暂停" }).click();
+    await page.getByLabel(/理由/).fill("发现超范围调用，暂停待核查");
+    await page.getByRole("dialog").getByRole("button", { name: "暂停" }).click();
+    await row.getByText("已暂停").waitFor();
+    await row.getByText("发现超范围调用，暂停待核查").waitFor();
+    noErrors(page);
+    await page.context().close();
+
+    // The consumer sees its grant suspended, with the reason.
+    const mine = await consumer("/api/v1/share/grants?view=consumer");
+    const g = mine.items.find((x) => x.purpose === scenario);
+    assert.equal(g?.state, "suspended");
+  });
+});
+
 describe("authority console", () => {
   test("the authority sees an overdue case", async () => {
     const page = await newPage(env);

@@ -19,6 +19,7 @@ import { EntryEditor } from "./pages/EntryEditor";
 import { CaseList } from "./pages/Cases";
 import { CaseDetail } from "./pages/CaseDetail";
 import { Clients } from "./pages/Clients";
+import { Grants } from "./pages/Grants";
 import { Ledger } from "./pages/Ledger";
 import { NotFound } from "./pages/NotFound";
 import "./styles.css";
@@ -52,6 +53,7 @@ function Themed() {
                 <Route path="console/cases" element={<CaseList scope="org" />} />
                 <Route path="console/cases/:id" element={<CaseDetail />} />
                 <Route path="console/clients" element={<Clients />} />
+                <Route path="console/grants" element={<Grants />} />
                 <Route
                   path="authority/cases"
                   element={

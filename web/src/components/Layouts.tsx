@@ -8,6 +8,7 @@ import {
   LogoutOutlined,
   MenuOutlined,
   SafetyCertificateOutlined,
+  ShareAltOutlined,
   UserOutlined,
   WarningOutlined,
 } from "@ant-design/icons";
@@ -157,6 +158,7 @@ export function ConsoleLayout() {
       children: [
         { key: "/console/catalog", icon: <AppstoreOutlined />, label: t("console.catalog") },
         { key: "/console/cases", icon: <AuditOutlined />, label: t("console.cases") },
+        { key: "/console/grants", icon: <ShareAltOutlined />, label: t("console.grants") },
         { key: "/console/clients", icon: <KeyOutlined />, label: t("console.clients") },
       ],
     },

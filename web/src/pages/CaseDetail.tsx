@@ -78,7 +78,7 @@ export function CaseDetail() {
                   <Tag>{label("state", c.state)}</Tag> <Tag color={c.phase === "closed" ? "default" : "processing"}>{label("phase", c.phase)}</Tag>
                 </Descriptions.Item>
                 <Descriptions.Item label={t("case.deadline")}>
-                  <Deadline c={c} /> {fmtTime(c.deadline)}
+                  <Deadline c={c} /> {c.phase !== "closed" && c.deadline && fmtTime(c.deadline)}
                 </Descriptions.Item>
                 <Descriptions.Item label={t("case.level")}>{c.level > 0 ? label("escalation", c.level_name) || c.level_name : t("case.levelFirst")}</Descriptions.Item>
                 <Descriptions.Item label={t("case.applicant")}>{orgName(c.applicant.org_id)}</Descriptions.Item>
@@ -99,8 +99,18 @@ export function CaseDetail() {
               <Card title={<h2 className="card-h">{t("case.payload")}</h2>} style={{ marginBottom: 16 }}>
                 <Descriptions size="small" column={1}>
                   {payload.map(([k, v]) => (
-                    <Descriptions.Item key={k} label={k}>
-                      {typeof v === "string" || typeof v === "number" ? String(v) : <code className="mono">{JSON.stringify(v)}</code>}
+                    <Descriptions.Item key={k} label={label("payload", k) || k}>
+                      {k === "attr" && typeof v === "string"
+                        ? label("share", v)
+                        : typeof v === "boolean"
+                          ? v
+                            ? t("common.yes")
+                            : t("common.no")
+                          : Array.isArray(v) && v.every((x) => typeof x === "string")
+                            ? v.join("、")
+                            : typeof v === "string" || typeof v === "number"
+                              ? String(v)
+                              : <code className="mono">{JSON.stringify(v)}</code>}
                     </Descriptions.Item>
                   ))}
                 </Descriptions>
@@ -137,6 +147,7 @@ export function CaseDetail() {
               />
               <Form
                 layout="vertical"
+                style={{ marginTop: 16 }}
                 onFinish={async () => {
                   try {
                     await api(`/api/v1/cases/${c.id}/comments`, { body: { body: comment.trim() } });
@@ -156,7 +167,7 @@ export function CaseDetail() {
               </Form>
             </Card>
             <Card title={<h2 className="card-h">{t("case.attachments")}</h2>}>
-              <Async state={atts} isEmpty={(a) => a.items.length === 0} rows={1}>
+              <Async state={atts} isEmpty={(a) => a.items.length === 0} rows={1} empty={<Typography.Text type="secondary">{t("case.noAttachments")}</Typography.Text>}>
                 {(a) => (
                   <List
                     size="small"
