@@ -96,6 +96,9 @@ func (s *storeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&s.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error (env SHUQIAO_LOG_LEVEL)")
 	f.StringVar(&s.cfg.LogFormat, "log-format", "text", "log format: text or json (env SHUQIAO_LOG_FORMAT)")
 	f.StringVar(&s.cfg.CalendarDir, "calendar-dir", "", "folder of working-day calendar files (YYYY.json) overriding the built-in ones; see docs/calendar.md (env SHUQIAO_CALENDAR_DIR)")
+	f.StringVar(&s.cfg.LedgerOrigin, "ledger-origin", "shuqiao.local/ledger", "origin line of ledger checkpoints and name of their signing key, e.g. shuqiao.xiamen/ledger (env SHUQIAO_LEDGER_ORIGIN)")
+	f.StringVar(&s.cfg.LedgerAlgorithm, "ledger-algorithm", "", "checkpoint signature: ed25519 (default) or sm2; with --ledger-key-file, the key's own (env SHUQIAO_LEDGER_ALGORITHM)")
+	f.StringVar(&s.cfg.LedgerKeyFile, "ledger-key-file", "", "file holding the checkpoint signer's private note key (PRIVATE+KEY+<origin>+…), kept outside the store; default: a key generated and kept in the store (env SHUQIAO_LEDGER_KEY_FILE)")
 }
 
 // registerServer adds the flags of commands that run the server.

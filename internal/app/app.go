@@ -51,6 +51,15 @@ type Config struct {
 	CalendarDir string
 	// Cases configures case notifications (SMTP, webhook) and limits.
 	Cases casework.Options
+	// LedgerOrigin names the ledger's checkpoints and signing key (default
+	// ledger.DefaultOrigin, "shuqiao.local/ledger").
+	LedgerOrigin string
+	// LedgerAlgorithm signs checkpoints: "ed25519" (default) or "sm2".
+	LedgerAlgorithm string
+	// LedgerKeyFile holds the checkpoint signer's private note key
+	// ("PRIVATE+KEY+<origin>+…"), kept outside the store; empty: a key is
+	// generated on first start and kept in the store.
+	LedgerKeyFile string
 }
 
 // Defaults fills unset fields.
@@ -148,7 +157,11 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if a.Ledger, err = ledger.New(ctx, a.DB, a.Clock); err != nil {
+	lopts, err := ledgerOptions(a.Config, a.Log)
+	if err != nil {
+		return err
+	}
+	if a.Ledger, err = ledger.New(ctx, a.DB, a.Clock, lopts); err != nil {
 		return err
 	}
 	if a.Identity, err = identity.New(ctx, a.DB, a.Ledger, a.Clock, identity.Options{Secret: secret}); err != nil {
@@ -179,6 +192,23 @@ func (a *App) build(ctx context.Context) error {
 
 // loadSecret returns the platform secret: from configuration, or from
 // DataDir/secret.key, created on first start.
+// ledgerOptions turns the ledger settings of cfg into ledger.Options,
+// reading the signer key file if one is named.
+func ledgerOptions(cfg Config, log *slog.Logger) (ledger.Options, error) {
+	o := ledger.Options{Origin: cfg.LedgerOrigin, Algorithm: ledger.Algorithm(strings.ToLower(cfg.LedgerAlgorithm)), Log: log}
+	if cfg.LedgerKeyFile != "" {
+		b, err := os.ReadFile(cfg.LedgerKeyFile)
+		if err != nil {
+			return o, fmt.Errorf("--ledger-key-file: %w", err)
+		}
+		o.SignerKey = strings.TrimSpace(string(b))
+		if o.SignerKey == "" {
+			return o, fmt.Errorf("--ledger-key-file %s is empty", cfg.LedgerKeyFile)
+		}
+	}
+	return o, nil
+}
+
 func loadSecret(cfg Config) ([]byte, error) {
 	if cfg.Secret != "" {
 		if len(cfg.Secret) < 32 {

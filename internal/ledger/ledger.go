@@ -109,6 +109,15 @@ func New(ctx context.Context, db *store.DB, clk clock.Clock, opts ...Options) (*
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	if o.SignerKey != "" {
+		// A supplied key says its own algorithm; a configured one must agree.
+		if _, alg, err := NewSigner(o.SignerKey); err == nil {
+			if o.Algorithm != "" && o.Algorithm != alg {
+				return nil, fmt.Errorf("ledger: the signer key is %s but the algorithm is set to %s", alg, o.Algorithm)
+			}
+			o.Algorithm = alg
+		}
+	}
 	o.defaults()
 	if o.Algorithm != Ed25519 && o.Algorithm != SM2 {
 		return nil, fmt.Errorf("ledger: algorithm %q: want ed25519 or sm2", o.Algorithm)
