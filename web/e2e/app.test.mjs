@@ -217,11 +217,14 @@ describe("sharing between orgs", () => {
     noErrors(page);
     await page.context().close();
 
-    // The applicant sees the refusal and its written reason.
+    // The applicant is notified, opens the case from the notification, and
+    // sees the refusal and its written reason.
     const applicant = await newPage(env);
     await login(applicant, env.url, "mzj.steward");
     await applicant.goto(`${env.url}/console/cases?view=filed`);
-    await applicant.getByTestId("cases-table").getByRole("link", { name: c.title }).first().click();
+    await applicant.getByTestId("notifications").click();
+    await applicant.getByRole("tooltip").getByRole("button", { name: new RegExp(c.title) }).first().click();
+    await applicant.waitForURL(new RegExp(`/console/cases/${c.id}$`));
     const decision = applicant.getByTestId("case-decision");
     await decision.getByText(reason).waitFor();
     assert.match(await decision.innerText(), /不予批准|不予共享/);

@@ -150,6 +150,12 @@ export const dict: Record<string, [string, string]> = {
   "api.exCkanSearch": ["CKAN package_search", "CKAN package_search"],
   "api.exSearch": ["检索目录", "Search the catalog"],
   "api.exDcat": ["整个目录（DCAT-AP JSON-LD）", "The whole catalog (DCAT-AP JSON-LD)"],
+  "api.dataTitle": ["共享数据接口", "Sharing data API"],
+  "api.dataIntro": [
+    "持有本条目共享授权的单位，以其业务系统（API 客户端）的令牌调用；只返回授权的数据项，每次交付都有签名回执并记入账本。",
+    "Orgs holding a sharing grant on this entry call it with their business application's token (an API client); only the granted fields come back, and every delivery gets a signed receipt and a ledger entry.",
+  ],
+  "api.exData": ["按授权读取数据（CSV）", "Read the data under a grant (CSV)"],
   "api.contract": ["完整接口契约：", "The full contract:"],
 
   "dev.title": ["开发者", "Developers"],
@@ -351,6 +357,10 @@ export const dict: Record<string, [string, string]> = {
   "clients.secret": ["令牌", "Token"],
   "clients.tryIt": ["试一试", "Try it"],
 
+  "notify.title": ["未读通知", "Unread notifications"],
+  "notify.none": ["没有未读通知", "No unread notifications"],
+  "notify.markAll": ["全部标为已读", "Mark all read"],
+  "notify.label": ["通知（{n} 条未读）", "Notifications ({n} unread)"],
   "pager.label": ["翻页", "Pages"],
   "pager.prev": ["上一页", "Previous"],
   "pager.next": ["下一页", "Next"],

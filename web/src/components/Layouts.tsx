@@ -17,6 +17,7 @@ import { Link, Navigate, Outlet, useLocation, useNavigate } from "react-router-d
 import { isAuthority, useAuth } from "../auth";
 import { useLang } from "../i18n";
 import { LangSwitch } from "./LangSwitch";
+import { Notifications } from "./Notifications";
 
 const { Header, Content, Footer, Sider } = Layout;
 
@@ -159,7 +160,9 @@ export function ConsoleLayout() {
         { key: "/console/catalog", icon: <AppstoreOutlined />, label: t("console.catalog") },
         { key: "/console/cases", icon: <AuditOutlined />, label: t("console.cases") },
         { key: "/console/grants", icon: <ShareAltOutlined />, label: t("console.grants") },
-        { key: "/console/clients", icon: <KeyOutlined />, label: t("console.clients") },
+        ...(me?.roles.some((r) => r === "admin" || r === "authority_admin")
+          ? [{ key: "/console/clients", icon: <KeyOutlined />, label: t("console.clients") }]
+          : []),
       ],
     },
   ];
@@ -183,6 +186,7 @@ export function ConsoleLayout() {
           <Logo />
           <div className="grow" />
           <Space size={4}>
+            <Notifications />
             <LangSwitch />
             <UserMenu />
           </Space>

@@ -60,6 +60,14 @@ export function ResourcePage() {
           { title: t("api.exSearch"), code: `curl -s '${origin}/api/v1/catalog/search?q=${encodeURIComponent(r.name)}&org=${r.org_id}'` },
           { title: t("api.exDcat"), code: `curl -s '${origin}/api/v1/catalog/dcat.jsonld'` },
         ];
+        const dataExample =
+          r.share.attr !== "none"
+            ? `curl -s -H 'Authorization: Bearer <token>' '${origin}/api/v1/data/${r.id}?fields=${r.fields
+                .filter((f) => !f.personal)
+                .slice(0, 3)
+                .map((f) => f.name)
+                .join(",")}&format=csv'`
+            : "";
         return (
           <article aria-labelledby="res-title">
             <Breadcrumb
@@ -167,6 +175,15 @@ export function ResourcePage() {
                       {apiExamples.map((e) => (
                         <CodeBlock key={e.title} title={e.title} code={e.code} />
                       ))}
+                      {dataExample && (
+                        <>
+                          <Typography.Title level={2} style={{ fontSize: 16 }}>
+                            {t("api.dataTitle")}
+                          </Typography.Title>
+                          <Typography.Paragraph>{t("api.dataIntro")}</Typography.Paragraph>
+                          <CodeBlock title={t("api.exData")} code={dataExample} />
+                        </>
+                      )}
                       <Typography.Paragraph type="secondary">
                         {t("api.contract")} <a href="/api/v1/openapi.yaml">/api/v1/openapi.yaml</a>
                       </Typography.Paragraph>
