@@ -102,6 +102,8 @@ export function CaseDetail() {
                     <Descriptions.Item key={k} label={label("payload", k) || k}>
                       {k === "attr" && typeof v === "string"
                         ? label("share", v)
+                        : (k === "failing" || k === "category") && typeof v === "string"
+                          ? label(k, v)
                         : typeof v === "boolean"
                           ? v
                             ? t("common.yes")
