@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/casework"
@@ -26,7 +25,7 @@ import (
 	"shuqiao/internal/store"
 )
 
-//go:embed migrations/*.sql migrations/sqlite/*.sql
+//go:embed migrations/*.sql migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // Org is what the catalog needs to know about a providing org.
@@ -79,9 +78,9 @@ type Service struct {
 
 	cw *casework.Engine
 
-	facetMu    sync.Mutex
-	facetGen   int64
-	facetCache *facetCounts
+	// exactFacets is how many matches a search counts facets of exactly;
+	// beyond it they are estimated from the newest exactFacets matches.
+	exactFacets int
 }
 
 // New migrates the catalog's tables and returns the service.
@@ -99,16 +98,19 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 		if err := db.Migrate(ctx, "catalog_sqlite", migrations, "migrations/sqlite"); err != nil {
 			return nil, err
 		}
-	} else if err := ensureTrigram(ctx, db); err != nil {
+	} else if err := db.Migrate(ctx, "catalog_postgres", migrations, "migrations/postgres"); err != nil {
 		return nil, err
 	}
 	def := DefaultConfig()
 	if opts.Config != nil {
 		def = *opts.Config
 	}
-	s := &Service{db: db, led: led, clock: clk, orgs: opts.Orgs, def: def}
+	s := &Service{db: db, led: led, clock: clk, orgs: opts.Orgs, def: def, exactFacets: ExactFacetLimit}
 	if _, err := db.ExecContext(ctx, `INSERT INTO catalog_settings (key, value, updated_at) VALUES ('generation', '0', 0) ON CONFLICT (key) DO NOTHING`); err != nil {
 		return nil, fmt.Errorf("catalog: init settings: %w", err)
+	}
+	if err := s.ensureSearchIndex(ctx); err != nil {
+		return nil, err
 	}
 	if opts.Cases != nil {
 		if err := s.UseCasework(opts.Cases); err != nil {
@@ -116,33 +118,6 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 		}
 	}
 	return s, nil
-}
-
-// ensureTrigram installs pg_trgm and the GIN index over the search text. The
-// operator class is qualified with the extension's schema, so it works
-// whatever the search_path.
-func ensureTrigram(ctx context.Context, db *store.DB) error {
-	var schema string
-	err := db.QueryRowContext(ctx, `SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'`).Scan(&schema)
-	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := db.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_trgm`); err != nil && !store.IsUniqueViolation(err) {
-			return fmt.Errorf("catalog: CREATE EXTENSION pg_trgm (needs a role that may create it): %w", err)
-		}
-		err = db.QueryRowContext(ctx, `SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'`).Scan(&schema)
-	}
-	if err != nil {
-		return fmt.Errorf("catalog: find pg_trgm: %w", err)
-	}
-	q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS catalog_resources_search ON catalog_resources USING gin (search %s.gin_trgm_ops)`, quoteIdent(schema))
-	if _, err := db.ExecContext(ctx, q); err != nil && !store.IsUniqueViolation(err) {
-		return fmt.Errorf("catalog: create trigram index: %w", err)
-	}
-	return nil
-}
-
-func quoteIdent(s string) string {
-	s = strings.Trim(s, `"`)
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
 // Errors callers may test with errors.Is.

@@ -362,25 +362,20 @@ func labelKey(label string) string {
 // index writes next as the published content of r: the row's columns, its
 // facet terms, its fields and its full-text row.
 func (s *Service) index(ctx context.Context, tx *store.Tx, r *row, next *Entry, major, minor int, now time.Time) error {
-	if err := s.unindex(ctx, tx, r.ID); err != nil {
+	d := deltas{}
+	if err := s.unindexInto(ctx, tx, r.ID, d); err != nil {
 		return err
 	}
 	text := searchText(next, r.OrgName)
-	var ftsRowid int64
-	if tx.Dialect == store.SQLite {
-		res, err := tx.ExecContext(ctx, `INSERT INTO catalog_fts (body) VALUES ($1)`, text)
-		if err != nil {
-			return fmt.Errorf("catalog: index text: %w", err)
-		}
-		if ftsRowid, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("catalog: index text: %w", err)
-		}
+	ftsRowid, err := s.indexSearch(ctx, tx, r.ID, r.OrgName, text, next, d)
+	if err != nil {
+		return err
 	}
 	pubAt := r.PublishedAt
 	if r.Status != StatusPublished || pubAt == 0 {
 		pubAt = now.UnixMicro()
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE catalog_resources SET status = $1, draft = NULL, review_case_id = '', doc = $2, major = $3, minor = $4,
+	_, err = tx.ExecContext(ctx, `UPDATE catalog_resources SET status = $1, draft = NULL, review_case_id = '', doc = $2, major = $3, minor = $4,
 		name = $5, data_class = $6, level = $7, share_attr = $8, open_attr = $9, frequency = $10, themes = $11, formats = $12,
 		search = $13, fts_rowid = $14, published_at = $15, updated_at = $16 WHERE id = $17`,
 		StatusPublished, encodeEntry(next), major, minor, next.Name, string(next.DataClass), string(next.Level), string(next.Share.Attr),
@@ -401,7 +396,7 @@ func (s *Service) index(ctx context.Context, tx *store.Tx, r *row, next *Entry, 
 	}); err != nil {
 		return fmt.Errorf("catalog: index fields: %w", err)
 	}
-	return nil
+	return d.apply(ctx, tx)
 }
 
 // insertMany inserts n rows of width columns in as few statements as the
@@ -434,12 +429,20 @@ func insertMany(ctx context.Context, tx *store.Tx, prefix string, width, n int, 
 	return nil
 }
 
-// unindex removes an entry from search, facets and the duplicate check.
+// unindex removes an entry from search, facets, the browse counters and the
+// duplicate check.
 func (s *Service) unindex(ctx context.Context, tx *store.Tx, id string) error {
-	if tx.Dialect == store.SQLite {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_fts WHERE rowid = (SELECT fts_rowid FROM catalog_resources WHERE id = $1)`, id); err != nil {
-			return fmt.Errorf("catalog: unindex text: %w", err)
-		}
+	d := deltas{}
+	if err := s.unindexInto(ctx, tx, id, d); err != nil {
+		return err
+	}
+	return d.apply(ctx, tx)
+}
+
+// unindexInto is unindex with the counter changes left in d.
+func (s *Service) unindexInto(ctx context.Context, tx *store.Tx, id string, d deltas) error {
+	if err := s.unindexSearch(ctx, tx, id, "", d); err != nil {
+		return err
 	}
 	for _, q := range []string{`DELETE FROM catalog_terms WHERE resource_id = $1`, `DELETE FROM catalog_fields WHERE resource_id = $1`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,16 +33,24 @@ type FacetCount struct {
 
 // SearchResult is a page of results with the facet counts of all results.
 type SearchResult struct {
-	Total  int                     `json:"total"`
-	Items  []*Resource             `json:"items"`
-	Facets map[string][]FacetCount `json:"facets"`
+	Total int `json:"total"`
+	// Approximate says the facet counts are estimates: more than
+	// ExactFacetLimit entries match, and the counts of the newest
+	// ExactFacetLimit matches are scaled to Total (which stays exact).
+	Approximate bool                    `json:"approximate"`
+	Items       []*Resource             `json:"items"`
+	Facets      map[string][]FacetCount `json:"facets"`
 }
+
+// ExactFacetLimit is how many matches a search counts facets of exactly.
+const ExactFacetLimit = 10000
 
 // facetCounts are the counts of the seven displayed facets.
 type facetCounts struct {
-	total  int
-	counts map[string]map[string]int
-	orgs   map[string]string
+	total       int
+	approximate bool
+	counts      map[string]map[string]int
+	orgs        map[string]string
 }
 
 // shownFacets are the facets counted in results.
@@ -57,8 +66,8 @@ var enumLabels = map[string]string{
 }
 
 // Search runs a search of the published catalog: Chinese full-text over
-// names, descriptions, field labels and tags (FTS5 trigram on SQLite,
-// pg_trgm on PostgreSQL) with facet counts.
+// names, descriptions, field labels and tags (character bigrams: FTS5 on SQLite,
+// tsvector on PostgreSQL; docs/decisions/0056) with facet counts.
 func (s *Service) Search(ctx context.Context, in SearchInput) (*SearchResult, error) {
 	q, err := ParseQuery(in.Q)
 	if err != nil {
@@ -91,8 +100,8 @@ func (s *Service) Search(ctx context.Context, in SearchInput) (*SearchResult, er
 	}
 	var fc *facetCounts
 	var ids []string
-	if len(q.Terms) == 0 && len(q.Not) == 0 && len(q.Filters) == 0 && !in.OpenOnly {
-		fc, ids, err = s.browse(ctx, in.Offset, in.Limit)
+	if len(q.Terms) == 0 && len(q.Not) == 0 && len(q.Filters) == 0 {
+		fc, ids, err = s.browse(ctx, in.OpenOnly, in.Offset, in.Limit)
 	} else {
 		fc, ids, err = s.match(ctx, q, in)
 	}
@@ -103,27 +112,7 @@ func (s *Service) Search(ctx context.Context, in SearchInput) (*SearchResult, er
 	if err != nil {
 		return nil, err
 	}
-	return &SearchResult{Total: fc.total, Items: items, Facets: fc.render(&cfg.Taxonomy)}, nil
-}
-
-func (fc *facetCounts) add(org, orgName, level, share, open, freq, themes, formats string) {
-	fc.total++
-	fc.counts["org"][org]++
-	fc.orgs[org] = orgName
-	fc.counts["level"][level]++
-	fc.counts["share"][share]++
-	fc.counts["open"][open]++
-	fc.counts["frequency"][freq]++
-	for _, t := range strings.Split(strings.Trim(themes, "|"), "|") {
-		if t != "" {
-			fc.counts["theme"][t]++
-		}
-	}
-	for _, t := range strings.Split(strings.Trim(formats, "|"), "|") {
-		if t != "" {
-			fc.counts["format"][t]++
-		}
-	}
+	return &SearchResult{Total: fc.total, Approximate: fc.approximate, Items: items, Facets: fc.render(&cfg.Taxonomy)}, nil
 }
 
 func newFacetCounts() *facetCounts {
@@ -165,105 +154,82 @@ func (fc *facetCounts) render(tx *Taxonomy) map[string][]FacetCount {
 	return out
 }
 
-// browse is a search with no criteria: the newest entries, with the whole
-// catalog's facet counts, cached until the catalog's generation changes.
-func (s *Service) browse(ctx context.Context, offset, limit int) (*facetCounts, []string, error) {
-	var genText string
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM catalog_settings WHERE key = 'generation'`).Scan(&genText); err != nil {
-		return nil, nil, fmt.Errorf("catalog: generation: %w", err)
+// browse is a search with no criteria: the newest entries, with the facet
+// counts of the whole catalog (or of the open list) read from the counters
+// that publication and withdrawal keep (catalog_facet_counts).
+func (s *Service) browse(ctx context.Context, openOnly bool, offset, limit int) (*facetCounts, []string, error) {
+	scope := "all"
+	if openOnly {
+		scope = "open"
 	}
-	gen, _ := strconv.ParseInt(genText, 10, 64)
-	s.facetMu.Lock()
-	fc := s.facetCache
-	if s.facetGen != gen {
-		fc = nil
-	}
-	s.facetMu.Unlock()
-	if fc == nil {
-		var err error
-		if fc, _, err = s.match(ctx, Query{Filters: map[string][]string{}}, SearchInput{Limit: 1}); err != nil {
-			return nil, nil, err
-		}
-		s.facetMu.Lock()
-		s.facetGen, s.facetCache = gen, fc
-		s.facetMu.Unlock()
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM catalog_resources WHERE status = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, StatusPublished, limit, offset)
+	rows, err := s.db.QueryContext(ctx, `SELECT facet, value, label, n FROM catalog_facet_counts WHERE scope = $1 AND n <> 0`, scope)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: browse: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
+	fc := newFacetCounts()
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, nil, err
+		var facet, value, lbl string
+		var n int
+		if err := rows.Scan(&facet, &value, &lbl, &n); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("catalog: browse: %w", err)
 		}
-		ids = append(ids, id)
-	}
-	return fc, ids, rows.Err()
-}
-
-// ftsPhrase quotes a term for an FTS5 MATCH expression.
-func ftsPhrase(t string) string {
-	return `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
-}
-
-// likeEscape escapes a term for LIKE … ESCAPE '\'.
-func likeEscape(t string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(t) + "%"
-}
-
-// match runs a search with criteria: one query returns the facet columns
-// of every match, which are counted here; the page is cut from them.
-func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCounts, []string, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	where = append(where, "r.status = "+arg(StatusPublished))
-	if in.OpenOnly {
-		where = append(where, "r.open_attr <> "+arg(string(None)))
-	}
-	// Full-text matches are materialised first (a CTE each), so the
-	// planner never re-runs an FTS query per candidate row.
-	var ctes []string
-	if s.db.Dialect == store.SQLite {
-		var long, longNot []string
-		for _, t := range q.Terms {
-			if utf8.RuneCountInString(t) >= 3 {
-				long = append(long, ftsPhrase(t))
-			} else {
-				// Too short for trigrams: scan the narrow full-text table.
-				name := fmt.Sprintf("f%d", len(ctes))
-				ctes = append(ctes, name+" AS MATERIALIZED (SELECT rowid AS rid FROM catalog_fts WHERE instr(body, "+arg(t)+") > 0)")
-				where = append(where, "r.fts_rowid IN (SELECT rid FROM "+name+")")
+		switch facet {
+		case "~total":
+			fc.total = n
+		case "org":
+			fc.orgs[value] = lbl
+			fc.counts[facet][value] = n
+		default:
+			if c, ok := fc.counts[facet]; ok {
+				c[value] = n
 			}
 		}
-		for _, t := range q.Not {
-			if utf8.RuneCountInString(t) >= 3 {
-				longNot = append(longNot, ftsPhrase(t))
-			} else {
-				where = append(where, "instr(r.search, "+arg(t)+") = 0")
-			}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("catalog: browse: %w", err)
+	}
+	q := `SELECT resource_id FROM catalog_search ORDER BY rid DESC LIMIT $1 OFFSET $2`
+	if openOnly {
+		q = `SELECT resource_id FROM catalog_search WHERE open_list = 1 ORDER BY rid DESC LIMIT $1 OFFSET $2`
+	}
+	ids, err := s.strings(ctx, q, limit, offset)
+	if err != nil {
+		return nil, nil, fmt.Errorf("catalog: browse: %w", err)
+	}
+	return fc, ids, nil
+}
+
+func (s *Service) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
 		}
-		if len(long) > 0 {
-			name := fmt.Sprintf("f%d", len(ctes))
-			ctes = append(ctes, name+" AS MATERIALIZED (SELECT rowid AS rid FROM catalog_fts WHERE catalog_fts MATCH "+arg(strings.Join(long, " AND "))+")")
-			where = append(where, "r.fts_rowid IN (SELECT rid FROM "+name+")")
-		}
-		if len(longNot) > 0 {
-			name := fmt.Sprintf("f%d", len(ctes))
-			ctes = append(ctes, name+" AS MATERIALIZED (SELECT rowid AS rid FROM catalog_fts WHERE catalog_fts MATCH "+arg(strings.Join(longNot, " OR "))+")")
-			where = append(where, "r.fts_rowid NOT IN (SELECT rid FROM "+name+")")
-		}
-	} else {
-		for _, t := range q.Terms {
-			where = append(where, "r.search LIKE "+arg(likeEscape(t))+` ESCAPE '\'`)
-		}
-		for _, t := range q.Not {
-			where = append(where, "r.search NOT LIKE "+arg(likeEscape(t))+` ESCAPE '\'`)
-		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// maxTieredTerms bounds the terms whose name-match tiers are paged by
+// separate full-text queries when facets are estimated; with more terms
+// every match is read and ranked.
+const maxTieredTerms = 4
+
+// matchExpr is the full-text expression of a query: every term (a phrase of
+// bigrams, or one character), every facet filter (its values' tokens ORed),
+// none of the excluded terms, and not "open: none" for the open list.
+func matchExpr(q Query, openOnly bool) *expr {
+	var pos, neg []*expr
+	for _, t := range q.Terms {
+		pos = append(pos, phrase(termTokens(t, 0)))
 	}
 	facets := make([]string, 0, len(q.Filters))
 	for f := range q.Filters {
@@ -271,91 +237,309 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 	}
 	sort.Strings(facets)
 	for _, f := range facets {
-		vals := q.Filters[f]
-		ph := make([]string, len(vals))
-		for i, v := range vals {
+		var alts []*expr
+		for _, v := range q.Filters[f] {
 			if f == "tag" {
 				v = strings.ToLower(v)
 			}
-			ph[i] = arg(v)
+			alts = append(alts, phrase([]string{facetToken(f, v)}))
 		}
-		if len(q.Terms) > 0 {
-			// The text match narrows first; probe each candidate's terms.
-			where = append(where, "EXISTS (SELECT 1 FROM catalog_terms t WHERE t.facet = "+arg(f)+" AND t.value IN ("+strings.Join(ph, ",")+") AND t.resource_id = r.id)")
-		} else {
-			where = append(where, "r.id IN (SELECT resource_id FROM catalog_terms WHERE facet = "+arg(f)+" AND value IN ("+strings.Join(ph, ",")+"))")
+		if len(alts) > 0 {
+			pos = append(pos, or(alts...))
 		}
 	}
-	// One statement: the matches are materialised once, the seven facets
-	// are grouped in the database (a few hundred rows at most come back,
-	// whatever the number of matches), and the page is cut there too.
-	// Entries whose name holds the terms come first, then the newest.
-	score := "0"
-	for _, t := range q.Terms {
-		score += " + CASE WHEN lower(r.name) LIKE " + arg(likeEscape(t)) + ` ESCAPE '\' THEN 1 ELSE 0 END`
+	for _, t := range q.Not {
+		neg = append(neg, phrase(termTokens(t, 0)))
 	}
-	limit, offset := arg(in.Limit), arg(in.Offset)
-	ctes = append(ctes, "")
-	query := `WITH ` + strings.Join(ctes[:len(ctes)-1], ", ") + sepIf(len(ctes) > 1) + `m AS MATERIALIZED (SELECT r.id, r.org_id, r.org_name, r.level, r.share_attr, r.open_attr, r.frequency, r.themes, r.formats, ` + score + ` AS score
-		FROM catalog_resources r WHERE ` + strings.Join(where, " AND ") + `)
-		SELECT 'org', org_id, MAX(org_name), COUNT(*) FROM m GROUP BY org_id
-		UNION ALL SELECT 'level', level, '', COUNT(*) FROM m GROUP BY level
-		UNION ALL SELECT 'share', share_attr, '', COUNT(*) FROM m GROUP BY share_attr
-		UNION ALL SELECT 'open', open_attr, '', COUNT(*) FROM m GROUP BY open_attr
-		UNION ALL SELECT 'frequency', frequency, '', COUNT(*) FROM m GROUP BY frequency
-		UNION ALL SELECT 'themes', themes, '', COUNT(*) FROM m GROUP BY themes
-		UNION ALL SELECT 'formats', formats, '', COUNT(*) FROM m GROUP BY formats
-		UNION ALL SELECT '~page', id, '', score FROM (SELECT id, score FROM m ORDER BY score DESC, id DESC LIMIT ` + limit + ` OFFSET ` + offset + `) p`
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	if openOnly {
+		neg = append(neg, phrase([]string{facetToken("open", string(None))}))
+	}
+	if len(pos) == 0 {
+		pos = append(pos, phrase([]string{allToken}))
+	}
+	e := and(pos...)
+	if len(neg) > 0 {
+		e = andNot(e, or(neg...))
+	}
+	return e
+}
+
+func (s *Service) render(e *expr) string {
+	if s.db.Dialect == store.SQLite {
+		return e.fts5()
+	}
+	return e.tsquery()
+}
+
+// matchRow is a match's search row.
+type matchRow struct {
+	rid   int64
+	k     string
+	name  string
+	score int
+}
+
+// matchRows reads the search rows of e's matches, newest first, at most
+// limit (all when limit < 0).
+func (s *Service) matchRows(ctx context.Context, e *expr, limit int) ([]matchRow, error) {
+	q := `SELECT s.rid, s.k, s.name FROM catalog_sx JOIN catalog_search s ON s.rid = catalog_sx.rowid WHERE catalog_sx MATCH $1 ORDER BY catalog_sx.rowid DESC LIMIT $2`
+	if s.db.Dialect == store.Postgres {
+		q = `SELECT rid, k, name FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT $2`
+		if limit < 0 {
+			q = `SELECT rid, k, name FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT ALL OFFSET $2`
+			limit = 0
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, q, s.render(e), limit)
 	if err != nil {
-		return nil, nil, fmt.Errorf("catalog: search: %w", err)
+		return nil, fmt.Errorf("catalog: search: %w", err)
 	}
 	defer rows.Close()
-	type hit struct {
-		id    string
-		score int64
-	}
-	var hits []hit
-	fc := newFacetCounts()
+	var out []matchRow
 	for rows.Next() {
-		var facet, value, lbl string
-		var n int64
-		if err := rows.Scan(&facet, &value, &lbl, &n); err != nil {
-			return nil, nil, fmt.Errorf("catalog: search: %w", err)
+		var m matchRow
+		if err := rows.Scan(&m.rid, &m.k, &m.name); err != nil {
+			return nil, fmt.Errorf("catalog: search: %w", err)
 		}
-		switch facet {
-		case "~page":
-			hits = append(hits, hit{value, n})
-		case "themes", "formats":
-			for _, t := range strings.Split(strings.Trim(value, "|"), "|") {
-				if t != "" {
-					fc.counts[strings.TrimSuffix(facet, "s")][t] += int(n)
-				}
-			}
-		case "org":
-			fc.counts["org"][value] += int(n)
-			fc.orgs[value] = lbl
-		default:
-			fc.counts[facet][value] += int(n)
-			if facet == "level" {
-				fc.total += int(n)
-			}
-		}
+		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("catalog: search: %w", err)
+		return nil, fmt.Errorf("catalog: search: %w", err)
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].score != hits[j].score {
-			return hits[i].score > hits[j].score
+	return out, nil
+}
+
+func (s *Service) matchCount(ctx context.Context, e *expr) (int, error) {
+	q := `SELECT count(*) FROM catalog_sx WHERE catalog_sx MATCH $1`
+	if s.db.Dialect == store.Postgres {
+		q = `SELECT count(*) FROM catalog_search WHERE body @@ $1::tsquery`
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, s.render(e)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("catalog: search count: %w", err)
+	}
+	return n, nil
+}
+
+// matchPage is a keyset-ordered page of e's matches' row ids, newest first.
+func (s *Service) matchPage(ctx context.Context, e *expr, limit, offset int) ([]int64, error) {
+	q := `SELECT rowid FROM catalog_sx WHERE catalog_sx MATCH $1 ORDER BY rowid DESC LIMIT $2 OFFSET $3`
+	if s.db.Dialect == store.Postgres {
+		q = `SELECT rid FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT $2 OFFSET $3`
+	}
+	rows, err := s.db.QueryContext(ctx, q, s.render(e), limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: search page: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var rid int64
+		if err := rows.Scan(&rid); err != nil {
+			return nil, err
 		}
-		return hits[i].id > hits[j].id
-	})
-	ids := make([]string, len(hits))
-	for i, h := range hits {
-		ids[i] = h.id
+		out = append(out, rid)
+	}
+	return out, rows.Err()
+}
+
+// match runs a search with criteria. The matches' search rows are read
+// newest first, up to exactFacets+1: when they all fit, the facets are
+// counted and the page is ranked from them (exact). Otherwise the total
+// is counted by the full-text index alone, the facets are estimated from
+// the newest exactFacets matches (approximate), and the page is read by
+// full-text queries per ranking tier (entries whose name holds k of the
+// terms), each in row-id order with LIMIT/OFFSET.
+func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCounts, []string, error) {
+	e := matchExpr(q, in.OpenOnly)
+	limit := s.exactFacets + 1
+	if len(q.Terms) > maxTieredTerms {
+		limit = -1
+	}
+	rows, err := s.matchRows(ctx, e, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	fc := newFacetCounts()
+	exact := limit < 0 || len(rows) < limit
+	sample := rows
+	if !exact {
+		sample = rows[:s.exactFacets]
+	}
+	for _, m := range sample {
+		facetsOf(m.k, func(f, v string) { fc.counts[f][v]++ })
+	}
+	fc.total = len(sample)
+	if len(fc.counts["org"]) > 0 {
+		if err := s.orgLabels(ctx, fc); err != nil {
+			return nil, nil, err
+		}
+	}
+	var rids []int64
+	if exact {
+		if len(q.Terms) > 0 {
+			for i := range rows {
+				for _, t := range q.Terms {
+					if strings.Contains(rows[i].name, t) {
+						rows[i].score++
+					}
+				}
+			}
+			sort.SliceStable(rows, func(i, j int) bool { return rows[i].score > rows[j].score })
+		}
+		for i := in.Offset; i < len(rows) && i < in.Offset+in.Limit; i++ {
+			rids = append(rids, rows[i].rid)
+		}
+	} else {
+		total, err := s.matchCount(ctx, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		fc.scale(total)
+		if rids, err = s.tieredPage(ctx, q, e, rows, in.Offset, in.Limit); err != nil {
+			return nil, nil, err
+		}
+	}
+	ids, err := s.idsOf(ctx, rids)
+	if err != nil {
+		return nil, nil, err
 	}
 	return fc, ids, nil
+}
+
+// scale turns the counts of a sample into estimates for total matches.
+func (fc *facetCounts) scale(total int) {
+	if fc.total > 0 {
+		for _, c := range fc.counts {
+			for v, n := range c {
+				c[v] = max(1, int(float64(n)*float64(total)/float64(fc.total)+0.5))
+			}
+		}
+	}
+	fc.total, fc.approximate = total, true
+}
+
+// tieredPage is the page of a ranked search too large to rank in memory:
+// the matches whose name holds all n terms, newest first, then those whose
+// name holds n−1 of them, and so on. newest holds the newest matches, which
+// serve the page directly when no term ranks them.
+func (s *Service) tieredPage(ctx context.Context, q Query, e *expr, newest []matchRow, offset, limit int) ([]int64, error) {
+	var rids []int64
+	if len(q.Terms) == 0 {
+		if offset+limit <= len(newest) {
+			for _, m := range newest[offset : offset+limit] {
+				rids = append(rids, m.rid)
+			}
+			return rids, nil
+		}
+		return s.matchPage(ctx, e, limit, offset)
+	}
+	names := make([]*expr, len(q.Terms))
+	for i, t := range q.Terms {
+		names[i] = phrase(termTokens(t, nsName))
+	}
+	n := len(names)
+	skip, need := offset, limit
+	for k := n; k >= 0 && need > 0; k-- {
+		var tier *expr
+		if k == 0 {
+			tier = andNot(e, or(names...))
+		} else {
+			var alts []*expr
+			for mask := 0; mask < 1<<n; mask++ {
+				if bits.OnesCount(uint(mask)) != k {
+					continue
+				}
+				var in, out []*expr
+				for i := range names {
+					if mask&(1<<i) != 0 {
+						in = append(in, names[i])
+					} else {
+						out = append(out, names[i])
+					}
+				}
+				if len(out) == 0 {
+					alts = append(alts, and(in...))
+				} else {
+					alts = append(alts, andNot(and(in...), or(out...)))
+				}
+			}
+			tier = and(e, or(alts...))
+		}
+		if skip > 0 {
+			c, err := s.matchCount(ctx, tier)
+			if err != nil {
+				return nil, err
+			}
+			if c <= skip {
+				skip -= c
+				continue
+			}
+		}
+		got, err := s.matchPage(ctx, tier, need, skip)
+		if err != nil {
+			return nil, err
+		}
+		skip, need = 0, need-len(got)
+		rids = append(rids, got...)
+	}
+	return rids, nil
+}
+
+// orgLabels names the orgs counted in fc from the browse counters.
+func (s *Service) orgLabels(ctx context.Context, fc *facetCounts) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT value, label FROM catalog_facet_counts WHERE scope = 'all' AND facet = 'org'`)
+	if err != nil {
+		return fmt.Errorf("catalog: search: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v, l string
+		if err := rows.Scan(&v, &l); err != nil {
+			return fmt.Errorf("catalog: search: %w", err)
+		}
+		if _, ok := fc.counts["org"][v]; ok {
+			fc.orgs[v] = l
+		}
+	}
+	return rows.Err()
+}
+
+// idsOf maps search row ids to entry ids, in order.
+func (s *Service) idsOf(ctx context.Context, rids []int64) ([]string, error) {
+	if len(rids) == 0 {
+		return nil, nil
+	}
+	ph := make([]string, len(rids))
+	args := make([]any, len(rids))
+	for i, r := range rids {
+		ph[i] = "$" + strconv.Itoa(i+1)
+		args[i] = r
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT rid, resource_id FROM catalog_search WHERE rid IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: search: %w", err)
+	}
+	defer rows.Close()
+	byRid := map[int64]string{}
+	for rows.Next() {
+		var r int64
+		var id string
+		if err := rows.Scan(&r, &id); err != nil {
+			return nil, err
+		}
+		byRid[r] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rids))
+	for _, r := range rids {
+		if id, ok := byRid[r]; ok {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // loadMany loads entries by id, in the order given.
@@ -396,11 +580,4 @@ func (s *Service) loadMany(ctx context.Context, ids []string) ([]*Resource, erro
 		}
 	}
 	return out, nil
-}
-
-func sepIf(b bool) string {
-	if b {
-		return ", "
-	}
-	return ""
 }

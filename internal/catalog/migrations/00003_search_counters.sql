@@ -1,0 +1,20 @@
+-- +goose Up
+-- Precomputed facet counts of the published catalog (scope 'all') and of the
+-- open list (scope 'open'), kept in the transaction of every publication and
+-- withdrawal, so browsing never recounts. Facet '~total' holds the total.
+-- label is the org's name for facet 'org'.
+CREATE TABLE catalog_facet_counts (
+    scope TEXT NOT NULL,
+    facet TEXT NOT NULL,
+    value TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    n BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (scope, facet, value)
+);
+-- Search reads catalog_search now (docs/decisions/0056).
+DROP INDEX catalog_resources_search_cover;
+
+-- +goose Down
+CREATE INDEX catalog_resources_search_cover ON catalog_resources
+    (fts_rowid, status, id, org_id, org_name, level, share_attr, open_attr, frequency, themes, formats, name);
+DROP TABLE catalog_facet_counts;
