@@ -193,14 +193,24 @@ describe("sharing between orgs", () => {
       ],
     });
     await provider(`/api/v1/catalog/resources/${d.resource_id}/publish`, { reason: "编目发布" });
-    const consumer = await apiSession(env.url, "mzj.steward");
-    const c = await consumer("/api/v1/share/requests", {
-      resource_id: d.resource_id,
-      scenario: "最低生活保障对象入户核查",
-      legal_duty: "《社会救助暂行办法》第十一条",
-      fields: ["person_name", "address"],
-      acknowledged: true,
-    });
+    // The civil affairs bureau's steward asks for two of its fields from the entry's page.
+    const applicant = await newPage(env);
+    await login(applicant, env.url, "mzj.steward");
+    await applicant.goto(`${env.url}/catalog/${d.resource_id}`);
+    await applicant.getByTestId("share-open").click();
+    await applicant.getByTestId("share-scenario").fill("最低生活保障对象入户核查");
+    await applicant.getByTestId("share-duty").fill("《社会救助暂行办法》第十一条");
+    await applicant.getByLabel("姓名（person_name）").check();
+    await applicant.getByLabel("居住地址（address）").check();
+    await applicant.getByTestId("share-ack").check();
+    await applicant.waitForTimeout(400); // the dialog's zoom-in
+    await shot(applicant, "16-share-request-form", { fullPage: false });
+    await applicant.locator("#share-submit").click();
+    await applicant.waitForURL(/\/console\/cases\/[0-9a-f-]+$/);
+    const caseId = applicant.url().split("/").pop();
+    const c = { id: caseId, title: "共享申请：流动人口居住登记信息" };
+    assert.equal(await applicant.getByTestId("case-title").innerText(), c.title);
+    noErrors(applicant);
     const reason = "申请的数据项超出入户核查所需，请改用人口基础库核验服务";
 
     const page = await newPage(env);
@@ -209,7 +219,7 @@ describe("sharing between orgs", () => {
     await page.getByRole("tab", { name: "待我办理", selected: true }).waitFor();
     await onFailure(page, "share-inbox", () => page.getByTestId("cases-table").getByRole("link", { name: c.title }).first().click());
     await page.getByTestId("case-title").waitFor();
-    await shot(page, "16-share-request-inbox-case");
+    await shot(page, "17-share-request-inbox-case");
     await page.getByTestId("act-refuse").click();
     await page.getByTestId("act-reason").fill(reason);
     await page.locator("#act-confirm").click();
@@ -219,8 +229,6 @@ describe("sharing between orgs", () => {
 
     // The applicant is notified, opens the case from the notification, and
     // sees the refusal and its written reason.
-    const applicant = await newPage(env);
-    await login(applicant, env.url, "mzj.steward");
     await applicant.goto(`${env.url}/console/cases?view=filed`);
     await applicant.getByTestId("notifications").click();
     await applicant.getByRole("tooltip").getByRole("button", { name: new RegExp(c.title) }).first().click();
@@ -228,7 +236,7 @@ describe("sharing between orgs", () => {
     const decision = applicant.getByTestId("case-decision");
     await decision.getByText(reason).waitFor();
     assert.match(await decision.innerText(), /不予批准|不予共享/);
-    await shot(applicant, "17-share-request-refused-applicant");
+    await shot(applicant, "18-share-request-refused-applicant");
     noErrors(applicant);
     await applicant.context().close();
   });
@@ -273,7 +281,7 @@ describe("sharing grants", () => {
     await onFailure(page, "grants", () => row.getByText("有效").waitFor());
     await row.locator(".ant-table-row-expand-icon").click();
     await page.getByText(/调用次数/).first().waitFor();
-    await shot(page, "18-grants-usage");
+    await shot(page, "19-grants-usage");
     await row.getByRole("button", { name: "暂停" }).click();
     await page.getByLabel(/理由/).fill("发现超范围调用，暂停待核查");
     await page.getByRole("dialog").getByRole("button", { name: "暂停" }).click();

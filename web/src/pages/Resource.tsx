@@ -1,4 +1,5 @@
-import { Alert, Breadcrumb, Card, Descriptions, Space, Table, Tabs, Tag, Timeline, Typography } from "antd";
+import { Alert, Breadcrumb, Button, Card, Descriptions, Space, Table, Tabs, Tag, Timeline, Typography } from "antd";
+import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, type Field, type Page, type Resource, type Version } from "../api";
 import { useEnum, useLang } from "../i18n";
@@ -8,6 +9,8 @@ import { Async } from "../components/Async";
 import { CodeBlock } from "../components/CodeBlock";
 import { fmtDate, fmtTime } from "../lib/format";
 import { levelColor } from "./Search";
+import { useAuth } from "../auth";
+import { ShareDialog } from "../components/ShareDialog";
 
 export function ResourcePage() {
   const { id = "" } = useParams();
@@ -19,6 +22,8 @@ export function ResourcePage() {
   const state = useAsync((signal) => api<Resource>(`/api/v1/catalog/resources/${encodeURIComponent(id)}`, { signal }), [id]);
   const versions = useAsync((signal) => api<Page<Version>>(`/api/v1/catalog/resources/${encodeURIComponent(id)}/versions`, { signal }), [id]);
   const origin = window.location.origin;
+  const { me } = useAuth();
+  const [sharing, setSharing] = useState(false);
 
   return (
     <Async state={state} rows={8}>
@@ -99,6 +104,14 @@ export function ResourcePage() {
                   {t("resource.jsonLink")}
                 </a>
               </Space>
+              {me && me.org.id !== r.org_id && r.status === "published" && r.share.attr !== "none" && (
+                <div style={{ marginTop: 12 }}>
+                  <Button type="primary" onClick={() => setSharing(true)} data-testid="share-open">
+                    {r.share.attr === "conditional" ? t("shareReq.open") : t("shareReq.obtain")}
+                  </Button>
+                  <ShareDialog resource={r} open={sharing} onClose={() => setSharing(false)} />
+                </div>
+              )}
             </Card>
             {r.status === "withdrawn" && <Alert type="warning" showIcon title={t("resource.withdrawnNote")} style={{ marginBottom: 16 }} />}
             <Tabs
