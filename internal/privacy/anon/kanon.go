@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -42,9 +41,11 @@ type Config struct {
 	Diversity Diversity
 	C         float64
 	// T > 0 asks for t-closeness: the earth mover's distance between each
-	// class's sensitive distribution and the whole table's is at most T.
-	// Equal ground distance for categorical values; ordered distance when
-	// every sensitive value is a number.
+	// class's sensitive distribution and that of all released (not
+	// suppressed) records is at most T, so the output verifies on its own
+	// with CheckTCloseness; without suppression that is the whole table.
+	// Equal ground distance for categorical values; ordered distance (by
+	// number, ties by string) when every sensitive value is a number.
 	T float64
 	// KeepSuppressed writes suppressed records with "*" in every
 	// quasi-identifier instead of leaving them out of the output. Left out,
@@ -124,22 +125,42 @@ type engine struct {
 	base *classes
 	// rowClass[i] is record i's base class.
 	rowClass []int32
-	// sensitive attribute: S distinct values, global distribution.
+	// sensitive attribute: S distinct values in ground-distance order (the
+	// first numeric of them numbers in numeric order), global distribution.
 	S       int
+	numeric int
 	global  []float64
 	ordered bool
 	maxSupp int
 	radix   []int
 	cache   []*classes
 	cached  int // ints held by cache
-	slots   []int32
 	checked int
+	// Scratch reused across node checks.
+	work    classes   // the classes of the node being checked
+	verdict []uint8   // per class of work: classOK, failAll, failCore
+	maps    [][]int32 // per QI: code at src level -> code at node level
+	tuple   []int32
+	gen     uint32  // stamp of the current rollup
+	htab    []hslot // open-addressing hash: packed key -> class
+	chg     []int   // QIs whose level a rollup changes
+	pathBuf [][]int
+	refCnt  []int64 // t-closeness reference counts over released classes
+	ref     []float64
 }
+
+// Class verdicts.
+const (
+	classOK  uint8 = iota
+	failAll        // passes k-anonymity and distinct l-diversity, fails another model
+	failCore       // fails k-anonymity or distinct l-diversity
+)
 
 // classes are the equivalence classes at one lattice node.
 type classes struct {
 	node  []int
-	codes []int32 // nc*m
+	keys  []uint64 // packed QI codes per class (when the engine is packed)
+	codes []int32  // nc*m QI codes (otherwise)
 	count []int32
 	hist  []int32 // nc*S
 }
@@ -278,32 +299,43 @@ func newEngine(t *table.Table, cfg Config) (*engine, error) {
 				sVals = append(sVals, r[sCol])
 			}
 		}
-		// Order numeric values numerically for the ordered distance.
-		nums := make([]float64, len(sVals))
-		e.ordered = len(sVals) > 1
-		for i, v := range sVals {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				e.ordered = false
-				break
+		// Ground-distance order: numbers first, by value and then by
+		// string, then the other values by string. The ordered distance
+		// applies when every value in play is a number.
+		num := make(map[string]float64, len(sVals))
+		for _, v := range sVals {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && !math.IsNaN(f) {
+				num[v] = f
 			}
-			nums[i] = f
 		}
-		if e.ordered {
-			sort.Slice(sVals, func(i, j int) bool {
-				a, _ := strconv.ParseFloat(strings.TrimSpace(sVals[i]), 64)
-				b, _ := strconv.ParseFloat(strings.TrimSpace(sVals[j]), 64)
-				return a < b
-			})
-		}
+		slices.SortFunc(sVals, func(a, b string) int {
+			fa, na := num[a]
+			fb, nb := num[b]
+			switch {
+			case na && !nb:
+				return -1
+			case nb && !na:
+				return 1
+			case na && fa != fb:
+				if fa < fb {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a, b)
+		})
 		for i, v := range sVals {
 			sIdx[v] = int32(i)
 		}
 		e.S = len(sVals)
+		e.numeric = len(num)
+		e.ordered = e.numeric == e.S && e.S > 1
 		e.global = make([]float64, e.S)
+		e.refCnt = make([]int64, e.S)
+		e.ref = make([]float64, e.S)
 	}
 	// Group records into distinct level-0 tuples.
-	base := &classes{node: make([]int, e.m)}
+	base := &classes{node: make([]int, e.m), count: make([]int32, 0, e.n)}
 	e.rowClass = make([]int32, e.n)
 	tuple := make([]int32, e.m)
 	var keyU map[uint64]int32
@@ -332,6 +364,7 @@ func newEngine(t *table.Table, cfg Config) (*engine, error) {
 			if id, ok = keyU[k]; !ok {
 				id = int32(base.n())
 				keyU[k] = id
+				base.keys = append(base.keys, k)
 			}
 		} else {
 			for j := range tuple {
@@ -343,10 +376,13 @@ func newEngine(t *table.Table, cfg Config) (*engine, error) {
 			}
 		}
 		if !ok {
-			base.codes = append(base.codes, tuple...)
+			if !e.packed {
+				base.codes = append(base.codes, tuple...)
+			}
 			base.count = append(base.count, 0)
 			if e.S > 0 {
-				base.hist = append(base.hist, make([]int32, e.S)...)
+				base.hist = slices.Grow(base.hist, e.S)[:len(base.hist)+e.S]
+				clear(base.hist[len(base.hist)-e.S:])
 			}
 		}
 		base.count[id]++
@@ -365,7 +401,7 @@ func newEngine(t *table.Table, cfg Config) (*engine, error) {
 		cnt := float64(base.count[c])
 		for j := range e.attrs {
 			a := &e.attrs[j]
-			code := base.codes[c*e.m+j]
+			code := e.code(base, c, j)
 			for lvl := 0; lvl < a.height; lvl++ {
 				a.sumLoss[lvl] += cnt * a.loss[lvl][a.up[0][lvl][code]]
 			}
@@ -373,6 +409,8 @@ func newEngine(t *table.Table, cfg Config) (*engine, error) {
 	}
 	e.base = base
 	e.cache = []*classes{base}
+	e.maps = make([][]int32, e.m)
+	e.tuple = make([]int32, e.m)
 	e.radix = make([]int, e.m)
 	for j, a := range e.attrs {
 		e.radix[j] = a.height
@@ -417,96 +455,42 @@ func (e *engine) lowerBound(node []int) float64 {
 	return s / float64(e.n*e.m)
 }
 
-// rollup computes the classes at node from src (src <= node componentwise).
-func (e *engine) rollup(src *classes, node []int) *classes {
-	m := e.m
-	out := &classes{node: slices.Clone(node)}
+// rollup computes the classes at node from src (src <= node componentwise)
+// into out, reusing out's slices. When mapTo is not nil, mapTo[c] is set to
+// the class of out that src's class c falls in.
+//
+// With packed keys (the usual case) a class is one uint64 holding every
+// QI's code; only the attributes whose level changes are rewritten, and
+// classes are found in a reused open-addressing table whose slots carry the
+// stamp of the rollup that filled them, so it never needs clearing.
+func (e *engine) rollup(src *classes, node []int, out *classes, mapTo []int32) {
+	m, S := e.m, e.S
+	out.node = append(out.node[:0], node...)
+	out.keys, out.codes, out.count, out.hist = out.keys[:0], out.codes[:0], out.count[:0], out.hist[:0]
 	nc := src.n()
-	maps := make([][]int32, m)
+	chg := e.chg[:0]
 	for j := range e.attrs {
-		maps[j] = e.attrs[j].up[src.node[j]][node[j]]
-	}
-	tuple := make([]int32, m)
-	zeros := make([]int32, e.S)
-	add := func(id int32, fresh bool, c int) {
-		if fresh {
-			out.codes = append(out.codes, tuple...)
-			out.count = append(out.count, 0)
-			if e.S > 0 {
-				out.hist = append(out.hist, zeros...)
-			}
-		}
-		out.count[id] += src.count[c]
-		if e.S > 0 {
-			dst := out.hist[int(id)*e.S : int(id+1)*e.S]
-			for s, v := range src.hist[c*e.S : (c+1)*e.S] {
-				dst[s] += v
-			}
+		e.maps[j] = e.attrs[j].up[src.node[j]][node[j]]
+		if src.node[j] != node[j] {
+			chg = append(chg, j)
 		}
 	}
-	// When the node's code space is small, index classes by their
-	// mixed-radix code in a reused array instead of hashing.
-	dense := 1
-	strides := make([]int, m)
-	for j := m - 1; j >= 0; j-- {
-		strides[j] = dense
-		dense *= len(e.attrs[j].names[node[j]])
-		if dense > 1<<20 {
-			break
+	e.chg = chg
+	maps := e.maps
+	// newClass appends a class and returns its id.
+	newClass := func() int32 {
+		id := int32(len(out.count))
+		out.count = append(out.count, 0)
+		if S > 0 {
+			out.hist = slices.Grow(out.hist, S)[:len(out.hist)+S]
+			clear(out.hist[len(out.hist)-S:])
 		}
+		return id
 	}
-	if dense <= 1<<20 {
-		est := min(nc, dense)
-		out.codes = make([]int32, 0, est*m)
-		out.count = make([]int32, 0, est)
-		if cap(e.slots) < dense {
-			e.slots = make([]int32, dense)
-			for i := range e.slots {
-				e.slots[i] = -1
-			}
-		}
-		slots := e.slots[:dense]
-		touched := make([]int, 0, 256)
-		for c := 0; c < nc; c++ {
-			row := src.codes[c*m : (c+1)*m]
-			k := 0
-			for j := range m {
-				v := maps[j][row[j]]
-				tuple[j] = v
-				k += int(v) * strides[j]
-			}
-			id := slots[k]
-			fresh := id < 0
-			if fresh {
-				id = int32(len(out.count))
-				slots[k] = id
-				touched = append(touched, k)
-			}
-			add(id, fresh, c)
-		}
-		for _, k := range touched {
-			slots[k] = -1
-		}
-	} else if e.packed {
-		idx := make(map[uint64]int32, min(nc, 1<<16))
-		for c := 0; c < nc; c++ {
-			var k uint64
-			row := src.codes[c*m : (c+1)*m]
-			for j, a := range e.attrs {
-				v := maps[j][row[j]]
-				tuple[j] = v
-				k |= uint64(v) << a.shift
-			}
-			id, ok := idx[k]
-			if !ok {
-				id = int32(len(out.count))
-				idx[k] = id
-			}
-			add(id, !ok, c)
-		}
-	} else {
+	if !e.packed {
 		idx := make(map[string]int32, min(nc, 1<<16))
 		kb := make([]byte, 4*m)
+		tuple := e.tuple
 		for c := 0; c < nc; c++ {
 			row := src.codes[c*m : (c+1)*m]
 			for j := range e.attrs {
@@ -516,17 +500,106 @@ func (e *engine) rollup(src *classes, node []int) *classes {
 			}
 			id, ok := idx[string(kb)]
 			if !ok {
-				id = int32(len(out.count))
+				id = newClass()
 				idx[string(kb)] = id
+				out.codes = append(out.codes, tuple...)
 			}
-			add(id, !ok, c)
+			e.addClass(out, id, src, c, mapTo)
+		}
+		return
+	}
+	e.gen++
+	if e.gen == 0 { // wrapped: forget every stamp
+		clear(e.htab)
+		e.gen = 1
+	}
+	gen := e.gen
+	size := 256
+	for size < 2*nc {
+		size <<= 1
+	}
+	if len(e.htab) < size {
+		e.htab = make([]hslot, size)
+	}
+	tab := e.htab[:size]
+	mask := uint64(size - 1)
+	shift := uint(64 - bits.Len(uint(size-1)))
+	if cap(out.keys) < nc/2 {
+		out.keys = make([]uint64, 0, nc/2)
+		out.count = make([]int32, 0, nc/2)
+	}
+	for c, k := range src.keys[:nc] {
+		for _, j := range chg {
+			a := &e.attrs[j]
+			v := (k >> a.shift) & a.mask
+			k = k&^(a.mask<<a.shift) | uint64(maps[j][v])<<a.shift
+		}
+		p := (k * 0x9e3779b97f4a7c15) >> shift
+		var id int32
+		for {
+			sl := &tab[p]
+			if sl.stamp != gen {
+				id = newClass()
+				*sl = hslot{key: k, id: id, stamp: gen}
+				out.keys = append(out.keys, k)
+				break
+			}
+			if sl.key == k {
+				id = sl.id
+				break
+			}
+			p = (p + 1) & mask
+		}
+		out.count[id] += src.count[c]
+		if S > 0 {
+			dst := out.hist[int(id)*S : int(id+1)*S]
+			for s, v := range src.hist[c*S : (c+1)*S] {
+				dst[s] += v
+			}
+		}
+		if mapTo != nil {
+			mapTo[c] = id
 		}
 	}
-	return out
 }
 
+// hslot is a slot of the rollup's hash table.
+type hslot struct {
+	key   uint64
+	id    int32
+	stamp uint32
+}
+
+// addClass adds src's class c to out's class id.
+func (e *engine) addClass(out *classes, id int32, src *classes, c int, mapTo []int32) {
+	S := e.S
+	out.count[id] += src.count[c]
+	if S > 0 {
+		dst := out.hist[int(id)*S : int(id+1)*S]
+		for s, v := range src.hist[c*S : (c+1)*S] {
+			dst[s] += v
+		}
+	}
+	if mapTo != nil {
+		mapTo[c] = id
+	}
+}
+
+// code is QI j's code in class i of c.
+func (e *engine) code(c *classes, i, j int) int32 {
+	if e.packed {
+		a := &e.attrs[j]
+		return int32((c.keys[i] >> a.shift) & a.mask)
+	}
+	return c.codes[i*e.m+j]
+}
+
+// cacheBudget is how many int32s the class cache may hold.
+const cacheBudget = 8 << 20
+
 // classesAt returns the classes at node, rolled up from the smallest cached
-// node below it, and caches the result within a memory budget.
+// node below it. The result is e.work (valid until the next call) unless it
+// is worth caching, when it is a copy kept in the cache.
 func (e *engine) classesAt(node []int) *classes {
 	var src *classes
 	for _, c := range e.cache {
@@ -541,19 +614,24 @@ func (e *engine) classesAt(node []int) *classes {
 			src = c
 		}
 	}
-	out := e.rollup(src, node)
-	const budget = 32 << 20 // int32s kept in the cache
-	size := len(out.codes) + len(out.count) + len(out.hist)
-	if e.cached+size <= budget && out.n() < src.n() {
-		e.cache = append(e.cache, out)
+	out := &e.work
+	e.rollup(src, node, out, nil)
+	size := 2*len(out.keys) + len(out.codes) + len(out.count) + len(out.hist)
+	// Keep class tables that are markedly smaller than their source: later
+	// nodes above this one start from it.
+	if e.cached+size <= cacheBudget && out.n()*4 < src.n()*3 {
+		kept := &classes{node: slices.Clone(out.node), keys: slices.Clone(out.keys), codes: slices.Clone(out.codes), count: slices.Clone(out.count), hist: slices.Clone(out.hist)}
+		e.cache = append(e.cache, kept)
 		e.cached += size
+		return kept
 	}
 	return out
 }
 
 // classOK reports whether class i satisfies the core models (k-anonymity
 // and distinct l-diversity, whose failures are inherited downwards even with
-// suppression) and all models.
+// suppression) and all models, t-closeness measured against the whole
+// input's distribution.
 func (e *engine) classOK(c *classes, i int) (core, all bool) {
 	cnt := int(c.count[i])
 	if cnt < e.cfg.K {
@@ -578,7 +656,7 @@ func (e *engine) classOK(c *classes, i int) (core, all bool) {
 		}
 	}
 	if e.cfg.T > 0 {
-		if emd(h, cnt, e.global, e.ordered) > e.cfg.T+1e-12 {
+		if emd(h, cnt, e.global, e.ordered, e.S) > e.cfg.T+1e-12 {
 			return true, false
 		}
 	}
@@ -588,7 +666,8 @@ func (e *engine) classOK(c *classes, i int) (core, all bool) {
 // recursive reports recursive (c,l)-diversity: with the value counts sorted
 // r1 >= r2 >= … >= rm, r1 < c·(r_l + … + r_m).
 func recursive(h []int32, l int, c float64) bool {
-	r := make([]int, 0, len(h))
+	var buf [16]int
+	r := buf[:0]
 	for _, v := range h {
 		if v > 0 {
 			r = append(r, int(v))
@@ -597,7 +676,8 @@ func recursive(h []int32, l int, c float64) bool {
 	if len(r) < l {
 		return false
 	}
-	sort.Sort(sort.Reverse(sort.IntSlice(r)))
+	slices.Sort(r)
+	slices.Reverse(r)
 	tail := 0
 	for _, v := range r[l-1:] {
 		tail += v
@@ -606,22 +686,102 @@ func recursive(h []int32, l int, c float64) bool {
 }
 
 // emd is the earth mover's distance between a class's distribution (h/cnt)
-// and the global one: half the L1 distance under equal ground distance, or
-// the ordered distance of Li et al. (2007) for numeric values.
-func emd(h []int32, cnt int, global []float64, ordered bool) float64 {
+// and the reference ref over the m values with ref > 0 (a class of the
+// reference has no other values): half the L1 distance under equal ground
+// distance, or the ordered distance of Li et al. (2007) for numeric values.
+func emd(h []int32, cnt int, ref []float64, ordered bool, m int) float64 {
 	d := 0.0
 	if !ordered {
-		for s, q := range global {
+		for s, q := range ref {
 			d += math.Abs(float64(h[s])/float64(cnt) - q)
 		}
 		return d / 2
 	}
 	acc := 0.0
-	for s, q := range global {
+	for s, q := range ref {
+		if q == 0 {
+			continue
+		}
 		acc += float64(h[s])/float64(cnt) - q
 		d += math.Abs(acc)
 	}
-	return d / float64(len(global)-1)
+	return d / float64(m-1)
+}
+
+// judge sets e.verdict for c's classes and returns how many records fail
+// the core models and how many fail any. It stops early once the core
+// failures exceed the suppression limit. t-closeness is measured against
+// the distribution of the records released (not suppressed), so that the
+// output verifies on its own: after suppression the remaining classes are
+// re-checked against the remaining records until nothing changes.
+func (e *engine) judge(c *classes) (suppCore, suppAll int) {
+	nc := c.n()
+	if cap(e.verdict) < nc {
+		e.verdict = make([]uint8, nc, 2*nc)
+	}
+	v := e.verdict[:nc]
+	for i := 0; i < nc; i++ {
+		core, all := e.classOK(c, i)
+		switch {
+		case all:
+			v[i] = classOK
+		case core:
+			v[i] = failAll
+			suppAll += int(c.count[i])
+		default:
+			v[i] = failCore
+			suppAll += int(c.count[i])
+			suppCore += int(c.count[i])
+			if suppCore > e.maxSupp {
+				return suppCore, suppAll
+			}
+		}
+	}
+	if e.cfg.T == 0 || suppAll == 0 || suppAll > e.maxSupp {
+		return suppCore, suppAll
+	}
+	S := e.S
+	clear(e.refCnt)
+	released := int64(0)
+	for i := 0; i < nc; i++ {
+		if v[i] == classOK {
+			released += int64(c.count[i])
+			for s, x := range c.hist[i*S : (i+1)*S] {
+				e.refCnt[s] += int64(x)
+			}
+		}
+	}
+	for released > 0 {
+		m, ordered := 0, true
+		for s, x := range e.refCnt {
+			e.ref[s] = float64(x) / float64(released)
+			if x > 0 {
+				m++
+				ordered = ordered && s < e.numeric
+			}
+		}
+		ordered = ordered && m > 1
+		changed := false
+		for i := 0; i < nc; i++ {
+			if v[i] != classOK {
+				continue
+			}
+			h := c.hist[i*S : (i+1)*S]
+			if emd(h, int(c.count[i]), e.ref, ordered, m) > e.cfg.T+1e-12 {
+				v[i] = failAll
+				suppAll += int(c.count[i])
+				released -= int64(c.count[i])
+				for s, x := range h {
+					e.refCnt[s] -= int64(x)
+				}
+				changed = true
+			}
+		}
+		if !changed || suppAll > e.maxSupp {
+			break
+		}
+	}
+	return suppCore, suppAll
 }
 
 // evaluate checks node: whether it satisfies all models within the
@@ -630,32 +790,25 @@ func emd(h []int32, cnt int, global []float64, ordered bool) float64 {
 func (e *engine) evaluate(node []int) (ok, coreOK bool, loss float64) {
 	e.checked++
 	c := e.classesAt(node)
-	extra := 0.0
-	suppCore, suppAll := 0, 0
-	for i := 0; i < c.n(); i++ {
-		core, all := e.classOK(c, i)
-		if all {
-			continue
-		}
-		suppAll += int(c.count[i])
-		if !core {
-			suppCore += int(c.count[i])
-			if suppCore > e.maxSupp {
-				return false, false, math.Inf(1)
-			}
-		}
-		if suppAll > e.maxSupp {
-			continue // keep counting core failures only
-		}
-		row := c.codes[i*e.m : (i+1)*e.m]
-		s := 0.0
-		for j, a := range e.attrs {
-			s += 1 - a.loss[node[j]][row[j]]
-		}
-		extra += float64(c.count[i]) * s
+	suppCore, suppAll := e.judge(c)
+	if suppCore > e.maxSupp {
+		return false, false, math.Inf(1)
 	}
 	if suppAll > e.maxSupp {
 		return false, true, math.Inf(1)
+	}
+	extra := 0.0
+	if suppAll > 0 {
+		for i, v := range e.verdict[:c.n()] {
+			if v == classOK {
+				continue
+			}
+			s := 0.0
+			for j, a := range e.attrs {
+				s += 1 - a.loss[node[j]][e.code(c, i, j)]
+			}
+			extra += float64(c.count[i]) * s
+		}
 	}
 	return true, true, e.lowerBound(node) + extra/float64(e.n*e.m)
 }
@@ -691,81 +844,110 @@ const (
 // so the first satisfying node is the answer.
 func (e *engine) search(ctx context.Context) ([]int, float64, error) {
 	total := e.total()
-	lb := make([]float64, total)
-	sum := make([]int, total)
+	s := &searcher{e: e, lb: make([]float64, total), state: make([]uint8, total), bestLoss: math.Inf(1)}
+	s.mono = e.monotone()
+	sum := make([]uint16, total)
 	node := make([]int, e.m)
-	order := make([]int, total)
+	order := make([]int32, total)
 	for id := 0; id < total; id++ {
 		e.decode(id, node)
-		lb[id] = e.lowerBound(node)
+		s.lb[id] = e.lowerBound(node)
 		for _, v := range node {
-			sum[id] += v
+			sum[id] += uint16(v)
 		}
-		order[id] = id
+		order[id] = int32(id)
 	}
-	sort.Slice(order, func(a, b int) bool {
-		x, y := order[a], order[b]
-		if lb[x] != lb[y] {
-			return lb[x] < lb[y]
+	slices.SortFunc(order, func(x, y int32) int {
+		if s.lb[x] != s.lb[y] {
+			if s.lb[x] < s.lb[y] {
+				return -1
+			}
+			return 1
 		}
 		if sum[x] != sum[y] {
-			return sum[x] < sum[y]
+			return int(sum[x]) - int(sum[y])
 		}
-		return x < y
+		return int(x - y)
 	})
-	state := make([]uint8, total)
-	mono := e.monotone() && !e.cfg.Exhaustive
-	var best []int
-	bestLoss := math.Inf(1)
-	const eps = 1e-12
-	for step, id := range order {
-		if step&63 == 0 {
+	for step, id32 := range order {
+		id := int(id32)
+		if step&15 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, 0, err
 			}
 		}
-		if !e.cfg.Exhaustive && lb[id] >= bestLoss-eps {
+		if !e.cfg.Exhaustive && s.lb[id] >= s.bestLoss-lossEps {
 			break
 		}
-		if state[id] == coreFail {
-			continue
+		if s.state[id] != unknown {
+			continue // failing, or satisfying and already weighed
 		}
 		e.decode(id, node)
-		ok, coreOK, loss := e.evaluate(node)
-		if ok {
-			state[id] = anonTag
-			if loss < bestLoss-eps {
-				best, bestLoss = slices.Clone(node), loss
-			}
-			if mono && e.maxSupp == 0 && !e.cfg.Exhaustive {
-				break
+		if e.cfg.Exhaustive {
+			s.check(node, id)
+			continue
+		}
+		if s.check(node, id) {
+			if s.mono && e.maxSupp == 0 {
+				break // the first satisfying node in bound order is optimal
 			}
 			continue
 		}
-		if mono || !coreOK {
-			state[id] = coreFail
-			if !e.cfg.Exhaustive {
-				e.climb(node, state, mono)
-			}
-		} else {
-			state[id] = failed
+		// Look for a higher failing node to tag more at once.
+		if s.state[id] == coreFail && !s.probe(node) {
+			e.tagBelow(node, s.state)
 		}
 	}
-	if best == nil {
+	if s.best == nil {
 		return nil, 0, nil
 	}
-	return best, bestLoss, nil
+	return s.best, s.bestLoss, nil
 }
 
-// climb binary-searches a path from the failing node n to the top for the
-// highest failing node on it and tags everything below that node failing.
-// When the models are not monotone (full == false), only failures of the
-// core models count, since only those are inherited downwards.
-func (e *engine) climb(n []int, state []uint8, full bool) {
+const lossEps = 1e-12
+
+// searcher is the state of one lattice search.
+type searcher struct {
+	e        *engine
+	lb       []float64
+	state    []uint8
+	mono     bool
+	best     []int
+	bestLoss float64
+}
+
+// check evaluates node (whose id is id), records its state and keeps it as
+// the best so far when it satisfies the models with less loss. When the
+// models are monotone every failure is inherited downwards (coreFail);
+// otherwise only failures of the core models are.
+func (s *searcher) check(node []int, id int) bool {
+	ok, coreOK, loss := s.e.evaluate(node)
+	switch {
+	case ok:
+		s.state[id] = anonTag
+		if loss < s.bestLoss-lossEps {
+			s.best, s.bestLoss = slices.Clone(node), loss
+		}
+	case s.mono || !coreOK:
+		s.state[id] = coreFail
+	default:
+		s.state[id] = failed
+	}
+	return ok
+}
+
+// probe binary-searches a path from node to the top for the highest node
+// on it that fails in a way inherited downwards, as Flash does, and tags
+// everything below that node failing. It reports whether such a node was
+// found above node (node is then failing too and is tagged).
+func (s *searcher) probe(node []int) bool {
+	e := s.e
 	// The path raises, at each step, the attribute whose next level adds the
-	// least to the bound: the cheapest generalisations first.
-	path := [][]int{slices.Clone(n)}
-	cur := slices.Clone(n)
+	// least to the bound: the cheapest generalisations first. Nodes whose
+	// bound reaches the best loss found are never visited, so the path ends
+	// below that bound.
+	path := e.pathBuf[:0]
+	cur := slices.Clone(node)
 	for {
 		bj, bd := -1, math.Inf(1)
 		for j, a := range e.attrs {
@@ -782,34 +964,25 @@ func (e *engine) climb(n []int, state []uint8, full bool) {
 		cur[bj]++
 		path = append(path, slices.Clone(cur))
 	}
-	lo, hi := 0, len(path)-1 // path[lo] fails
+	e.pathBuf = path
+	lo, hi := -1, len(path)-1 // path[lo] fails (lo == -1: node, assumed)
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		id := e.encode(path[mid])
-		var fails bool
-		switch state[id] {
-		case coreFail:
-			fails = true
-		case anonTag, failed:
-			fails = false
-		default:
-			ok, coreOK, _ := e.evaluate(path[mid])
-			switch {
-			case ok:
-				state[id] = anonTag
-			case full || !coreOK:
-				state[id], fails = coreFail, true
-			default:
-				state[id] = failed
-			}
+		if s.state[id] == unknown {
+			s.check(path[mid], id)
 		}
-		if fails {
+		if s.state[id] == coreFail {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	e.tagBelow(path[lo], state)
+	if lo < 0 {
+		return false
+	}
+	e.tagBelow(path[lo], s.state)
+	return true
 }
 
 // tagBelow marks every node <= top as failing.
@@ -835,51 +1008,47 @@ func (e *engine) tagBelow(top []int, state []uint8) {
 // output builds the anonymised table for the chosen node.
 func (e *engine) output(t *table.Table, res *Result) {
 	node := res.Levels
-	final := e.rollup(e.base, node)
-	// Map each base class to its final class: roll up again, recording ids.
+	final := &classes{}
 	baseTo := make([]int32, e.base.n())
-	idx := map[string]int32{}
-	kb := make([]byte, 4*e.m)
-	for c := 0; c < e.base.n(); c++ {
-		for j, a := range e.attrs {
-			putInt32(kb[4*j:], a.up[0][node[j]][e.base.codes[c*e.m+j]])
-		}
-		id, ok := idx[string(kb)]
-		if !ok {
-			id = int32(len(idx))
-			idx[string(kb)] = id
-		}
-		baseTo[c] = id
-	}
-	cols, _ := t.Cols(e.cfg.QIs)
-	okClass := make([]bool, final.n())
+	e.rollup(e.base, node, final, baseTo)
+	_, suppAll := e.judge(final)
+	okClass := e.verdict[:final.n()]
 	res.MinClass = 0
-	for i := range okClass {
-		_, okClass[i] = e.classOK(final, i)
-		if okClass[i] {
+	for i, v := range okClass {
+		if v == classOK {
 			res.Classes++
 			if cnt := int(final.count[i]); res.MinClass == 0 || cnt < res.MinClass {
 				res.MinClass = cnt
 			}
 		}
 	}
+	cols, _ := t.Cols(e.cfg.QIs)
 	out := &table.Table{Name: t.Name, Header: slices.Clone(t.Header), Encoding: "utf-8", Delimiter: t.Delimiter}
-	out.Rows = make([][]string, 0, e.n)
+	kept := e.n
+	if !e.cfg.KeepSuppressed {
+		kept -= suppAll
+	}
+	w := len(t.Header)
+	cells := make([]string, 0, kept*w)
+	out.Rows = make([][]string, 0, kept)
 	for i, row := range t.Rows {
 		fc := baseTo[e.rowClass[i]]
-		nr := slices.Clone(row)
-		if !okClass[fc] {
+		if okClass[fc] != classOK {
 			res.Suppressed++
 			if !e.cfg.KeepSuppressed {
 				continue
 			}
+		}
+		start := len(cells)
+		cells = append(cells, row...)
+		nr := cells[start:len(cells):len(cells)]
+		if okClass[fc] != classOK {
 			for _, c := range cols {
 				nr[c] = "*"
 			}
 		} else {
 			for j, c := range cols {
-				a := &e.attrs[j]
-				nr[c] = a.names[node[j]][final.codes[int(fc)*e.m+j]]
+				nr[c] = e.attrs[j].names[node[j]][e.code(final, int(fc), j)]
 			}
 		}
 		out.Rows = append(out.Rows, nr)
