@@ -141,8 +141,7 @@ type engine struct {
 	verdict []uint8   // per class of work: classOK, failAll, failCore
 	maps    [][]int32 // per QI: code at src level -> code at node level
 	tuple   []int32
-	gen     uint32  // stamp of the current rollup
-	htab    []hslot // open-addressing hash: packed key -> class
+	htab    []int32 // open-addressing hash: slot -> class+1 (0: empty)
 	chg     []int   // QIs whose level a rollup changes
 	pathBuf [][]int
 	refCnt  []int64 // t-closeness reference counts over released classes
@@ -461,8 +460,8 @@ func (e *engine) lowerBound(node []int) float64 {
 //
 // With packed keys (the usual case) a class is one uint64 holding every
 // QI's code; only the attributes whose level changes are rewritten, and
-// classes are found in a reused open-addressing table whose slots carry the
-// stamp of the rollup that filled them, so it never needs clearing.
+// classes are found in a reused open-addressing table of class numbers (4
+// bytes a slot, so it stays in the cache), the keys compared in out.keys.
 func (e *engine) rollup(src *classes, node []int, out *classes, mapTo []int32) {
 	m, S := e.m, e.S
 	out.node = append(out.node[:0], node...)
@@ -508,20 +507,15 @@ func (e *engine) rollup(src *classes, node []int, out *classes, mapTo []int32) {
 		}
 		return
 	}
-	e.gen++
-	if e.gen == 0 { // wrapped: forget every stamp
-		clear(e.htab)
-		e.gen = 1
-	}
-	gen := e.gen
 	size := 256
 	for size < 2*nc {
 		size <<= 1
 	}
 	if len(e.htab) < size {
-		e.htab = make([]hslot, size)
+		e.htab = make([]int32, size)
 	}
 	tab := e.htab[:size]
+	clear(tab)
 	mask := uint64(size - 1)
 	shift := uint(64 - bits.Len(uint(size-1)))
 	if cap(out.keys) < nc/2 {
@@ -537,15 +531,14 @@ func (e *engine) rollup(src *classes, node []int, out *classes, mapTo []int32) {
 		p := (k * 0x9e3779b97f4a7c15) >> shift
 		var id int32
 		for {
-			sl := &tab[p]
-			if sl.stamp != gen {
+			id = tab[p] - 1
+			if id < 0 {
 				id = newClass()
-				*sl = hslot{key: k, id: id, stamp: gen}
+				tab[p] = id + 1
 				out.keys = append(out.keys, k)
 				break
 			}
-			if sl.key == k {
-				id = sl.id
+			if out.keys[id] == k {
 				break
 			}
 			p = (p + 1) & mask
@@ -561,13 +554,6 @@ func (e *engine) rollup(src *classes, node []int, out *classes, mapTo []int32) {
 			mapTo[c] = id
 		}
 	}
-}
-
-// hslot is a slot of the rollup's hash table.
-type hslot struct {
-	key   uint64
-	id    int32
-	stamp uint32
 }
 
 // addClass adds src's class c to out's class id.
