@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -54,7 +55,12 @@ type Options struct {
 	// (default 250ms).
 	PollInterval time.Duration
 	// BatchDelay is how long Run waits after a nudge before integrating, so
-	// one integration takes the events of many transactions (default 10ms).
+	// one integration takes the events of many transactions (default 100ms:
+	// on SQLite every integration is a turn at the one write lock, and a
+	// business transaction that finds it taken sleeps in SQLite's busy
+	// handler for at least 1ms, so fewer, larger turns cost business writes
+	// less; checkpoints are signed at most once per CheckpointInterval
+	// anyway; decision 0025).
 	BatchDelay time.Duration
 	// BatchSize bounds the events integrated per transaction (default 4096).
 	BatchSize int
@@ -76,7 +82,7 @@ func (o *Options) defaults() {
 		o.PollInterval = 250 * time.Millisecond
 	}
 	if o.BatchDelay <= 0 {
-		o.BatchDelay = 10 * time.Millisecond
+		o.BatchDelay = 100 * time.Millisecond
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 4096
@@ -99,6 +105,9 @@ type Ledger struct {
 
 	nudge chan struct{}
 	mu    sync.Mutex // serialises Integrate within this process
+
+	insertOnce sync.Once
+	insert     *sql.Stmt // Append's one-event insert, prepared on the pool
 }
 
 // New returns the ledger over db, migrating its tables and loading (or, on
@@ -189,34 +198,51 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 		bodies[i], created[i] = body, store.Micros(e.Time)
 	}
 	if len(bodies) == 1 {
-		// The common case: one constant statement, no building.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, $2)`, bodies[0], created[0]); err != nil {
+		// The common case: one statement, prepared once per connection.
+		if _, err := l.appendStmt(ctx, tx).ExecContext(ctx, bodies[0], created[0]); err != nil {
 			return fmt.Errorf("ledger: append: %w", err)
 		}
 		l.Nudge()
 		return nil
 	}
-	// A few statements for the lot keep the cost inside business transactions low.
-	const chunk = 500
+	// A few multi-row statements for the lot keep the cost inside business
+	// transactions low.
+	const chunk = 450
+	args := make([]any, 0, 2*min(chunk, len(bodies)))
 	for start := 0; start < len(bodies); start += chunk {
 		end := min(start+chunk, len(bodies))
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO ledger_pending (body, created_at) VALUES `)
-		args := make([]any, 0, 2*(end-start))
+		args = args[:0]
 		for i := start; i < end; i++ {
-			if i > start {
-				sb.WriteByte(',')
-			}
-			n := 2 * (i - start)
-			fmt.Fprintf(&sb, "($%d, $%d)", n+1, n+2)
 			args = append(args, bodies[i], created[i])
 		}
-		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, stmtText(tx.Dialect, `INSERT INTO ledger_pending (body, created_at) VALUES `, 2, end-start, ","), args...); err != nil {
 			return fmt.Errorf("ledger: append: %w", err)
 		}
 	}
 	l.Nudge()
 	return nil
+}
+
+// appendStmt returns the one-event insert as a statement of tx, prepared on
+// the pool once (database/sql then prepares it once per connection and
+// reuses it), so a business transaction does not pay for parsing it. If
+// preparing fails it falls back to a plain statement.
+func (l *Ledger) appendStmt(ctx context.Context, tx *store.Tx) interface {
+	ExecContext(context.Context, ...any) (sql.Result, error)
+} {
+	l.insertOnce.Do(func() {
+		l.insert, _ = l.db.PrepareContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, $2)`)
+	})
+	if l.insert != nil {
+		return tx.StmtContext(ctx, l.insert)
+	}
+	return plainExec{tx}
+}
+
+type plainExec struct{ tx *store.Tx }
+
+func (p plainExec) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return p.tx.ExecContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, $2)`, args...)
 }
 
 // validKeyName reports whether name can name a note key: non-empty, no
