@@ -21,6 +21,7 @@ function useCaseColumns() {
     {
       title: t("case.title"),
       key: "title",
+      width: 240,
       render: (_: unknown, c: Case) => (
         <Link to={`/console/cases/${c.id}`} data-testid="case-link">
           {c.title || c.id}
@@ -44,7 +45,7 @@ function useCaseColumns() {
     },
     { title: t("case.applicant"), key: "app", render: (_: unknown, c: Case) => orgName(c.applicant.org_id) },
     { title: t("case.targetOrg"), key: "tgt", render: (_: unknown, c: Case) => orgName(c.target.org_id) },
-    { title: t("case.filed"), key: "created", render: (_: unknown, c: Case) => fmtDate(c.created_at) },
+    { title: t("case.filed"), key: "created", render: (_: unknown, c: Case) => <span className="nowrap">{fmtDate(c.created_at)}</span> },
   ];
 }
 
@@ -71,7 +72,7 @@ function CaseTable({ query, testid, emptyText }: { query: Record<string, string>
             columns={cols}
             dataSource={[...p.items].sort(byUrgency)}
             pagination={false}
-            scroll={{ x: 900 }}
+            scroll={{ x: 1100 }}
             loading={state.loading}
             data-testid={testid}
             rowClassName={(c) => (c.overdue ? "row-overdue" : "")}

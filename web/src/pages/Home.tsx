@@ -4,7 +4,7 @@ import { useMemo } from "react";
 import { api, request, type OrgCount, type Page, type SearchResult } from "../api";
 import { useEnum, useLang } from "../i18n";
 import { useAsync } from "../lib/useAsync";
-import { loadConfig, loadOrgs, termLabel } from "../lib/shared";
+import { loadConfig, loadOrgs, termLabel, useOrgNames } from "../lib/shared";
 import { Async } from "../components/Async";
 import { Chart } from "../components/Chart";
 import { fmtDate } from "../lib/format";
@@ -34,6 +34,7 @@ export function Home() {
   const en = lang === "en";
   const label = useEnum();
   const nav = useNavigate();
+  const orgName = useOrgNames(en);
   const state = useAsync(loadHome, []);
   const config = useAsync(() => loadConfig(), []);
   const themes = config.data?.taxonomy.themes ?? [];
@@ -151,7 +152,7 @@ export function Home() {
                         title={<Link to={`/catalog/${r.id}`}>{r.name}</Link>}
                         description={
                           <Space wrap size={4}>
-                            <span>{r.org_name}</span>
+                            <span>{en ? orgName(r.org_id) : r.org_name}</span>
                             <Tag color={r.open.attr === "unconditional" ? "blue" : r.open.attr === "conditional" ? "gold" : "default"}>
                               {t("resource.open")}: {label("open", r.open.attr)}
                             </Tag>
@@ -182,7 +183,7 @@ export function Home() {
                   dataSource={[...d.orgs].sort((a, b) => b.count - a.count).slice(0, 10)}
                   renderItem={(o) => (
                     <List.Item extra={<Typography.Text type="secondary">{t("home.entriesCount", { n: o.count })}</Typography.Text>}>
-                      <Link to={`/catalog?org=${encodeURIComponent(o.id)}`}>{o.name}</Link>
+                      <Link to={`/catalog?org=${encodeURIComponent(o.id)}`}>{en ? orgName(o.id) : o.name}</Link>
                     </List.Item>
                   )}
                 />
