@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"shuqiao/internal/apperr"
@@ -333,64 +335,112 @@ func newEngine(t *table.Table, cfg Config) (*engine, error) {
 		e.refCnt = make([]int64, e.S)
 		e.ref = make([]float64, e.S)
 	}
-	// Group records into distinct level-0 tuples.
-	base := &classes{node: make([]int, e.m), count: make([]int32, 0, e.n)}
-	e.rowClass = make([]int32, e.n)
-	tuple := make([]int32, e.m)
-	var keyU map[uint64]int32
-	var keyS map[string]int32
-	if e.packed {
-		keyU = make(map[uint64]int32, e.n/2)
-	} else {
-		keyS = make(map[string]int32, e.n/2)
+	// Encode the records' QIs (level-0 codes) and sensitive values, in
+	// parallel over row ranges: a string lookup per cell is most of the
+	// setup's cost.
+	rowCodes := make([]int32, e.n*e.m)
+	var rowSens []int32
+	if e.S > 0 {
+		rowSens = make([]int32, e.n)
 	}
-	kb := make([]byte, 4*e.m)
-	for i, row := range t.Rows {
-		for j, c := range cols {
-			li, ok := leafIdx[j][row[c]]
-			if !ok {
-				return nil, errNoValue.At(fmt.Sprintf("%s:%d:%d", t.Name, i+2, c+1)).Wrap(fmt.Errorf("%q is not in the hierarchy of %s", row[c], cfg.QIs[j]))
-			}
-			tuple[j] = e.attrs[j].code[0][li]
+	leafCode := make([]map[string]int32, e.m)
+	for j := range leafCode {
+		leafCode[j] = make(map[string]int32, len(leafIdx[j]))
+		for v, li := range leafIdx[j] {
+			leafCode[j][v] = e.attrs[j].code[0][li]
 		}
-		var id int32
-		var ok bool
-		if e.packed {
+	}
+	badRow := parallelRows(e.n, func(lo, hi int) int {
+		for i := lo; i < hi; i++ {
+			row := t.Rows[i]
+			dst := rowCodes[i*e.m : (i+1)*e.m]
+			for j, c := range cols {
+				code, ok := leafCode[j][row[c]]
+				if !ok {
+					return i
+				}
+				dst[j] = code
+			}
+			if rowSens != nil {
+				rowSens[i] = sIdx[row[sCol]]
+			}
+		}
+		return -1
+	})
+	if badRow >= 0 {
+		row := t.Rows[badRow]
+		for j, c := range cols {
+			if _, ok := leafCode[j][row[c]]; !ok {
+				return nil, errNoValue.At(fmt.Sprintf("%s:%d:%d", t.Name, badRow+2, c+1)).Wrap(fmt.Errorf("%q is not in the hierarchy of %s", row[c], cfg.QIs[j]))
+			}
+		}
+	}
+	// Group records into distinct level-0 tuples.
+	base := &classes{node: make([]int, e.m), count: make([]int32, 0, e.n/2)}
+	e.rowClass = make([]int32, e.n)
+	newClass := func() int32 {
+		base.count = append(base.count, 0)
+		if e.S > 0 {
+			base.hist = slices.Grow(base.hist, e.S)[:len(base.hist)+e.S]
+			clear(base.hist[len(base.hist)-e.S:])
+		}
+		return int32(len(base.count) - 1)
+	}
+	if e.packed {
+		size := 256
+		for size < 2*e.n {
+			size <<= 1
+		}
+		tab := make([]int32, size)
+		mask := uint64(size - 1)
+		shift := uint(64 - bits.Len(uint(size-1)))
+		base.keys = make([]uint64, 0, e.n/2)
+		for i := 0; i < e.n; i++ {
 			var k uint64
 			for j, a := range e.attrs {
-				k |= uint64(tuple[j]) << a.shift
+				k |= uint64(rowCodes[i*e.m+j]) << a.shift
 			}
-			if id, ok = keyU[k]; !ok {
-				id = int32(base.n())
-				keyU[k] = id
-				base.keys = append(base.keys, k)
+			p := (k * 0x9e3779b97f4a7c15) >> shift
+			var id int32
+			for {
+				id = tab[p] - 1
+				if id < 0 {
+					id = newClass()
+					tab[p] = id + 1
+					base.keys = append(base.keys, k)
+					break
+				}
+				if base.keys[id] == k {
+					break
+				}
+				p = (p + 1) & mask
 			}
-		} else {
+			e.rowClass[i] = id
+		}
+	} else {
+		keyS := make(map[string]int32, e.n/2)
+		kb := make([]byte, 4*e.m)
+		for i := 0; i < e.n; i++ {
+			tuple := rowCodes[i*e.m : (i+1)*e.m]
 			for j := range tuple {
 				putInt32(kb[4*j:], tuple[j])
 			}
-			if id, ok = keyS[string(kb)]; !ok {
-				id = int32(base.n())
+			id, ok := keyS[string(kb)]
+			if !ok {
+				id = newClass()
 				keyS[string(kb)] = id
-			}
-		}
-		if !ok {
-			if !e.packed {
 				base.codes = append(base.codes, tuple...)
 			}
-			base.count = append(base.count, 0)
-			if e.S > 0 {
-				base.hist = slices.Grow(base.hist, e.S)[:len(base.hist)+e.S]
-				clear(base.hist[len(base.hist)-e.S:])
-			}
+			e.rowClass[i] = id
 		}
+	}
+	for i, id := range e.rowClass {
 		base.count[id]++
 		if e.S > 0 {
-			s := sIdx[row[sCol]]
+			s := rowSens[i]
 			base.hist[int(id)*e.S+int(s)]++
 			e.global[s]++
 		}
-		e.rowClass[i] = id
 	}
 	for s := range e.global {
 		e.global[s] /= float64(e.n)
@@ -1014,30 +1064,75 @@ func (e *engine) output(t *table.Table, res *Result) {
 	if !e.cfg.KeepSuppressed {
 		kept -= suppAll
 	}
-	w := len(t.Header)
-	cells := make([]string, 0, kept*w)
-	out.Rows = make([][]string, 0, kept)
-	for i, row := range t.Rows {
-		fc := baseTo[e.rowClass[i]]
-		if okClass[fc] != classOK {
+	// Where each record goes (-1: left out), then the copies in parallel.
+	dst := make([]int32, e.n)
+	next := int32(0)
+	for i := range t.Rows {
+		if okClass[baseTo[e.rowClass[i]]] != classOK {
 			res.Suppressed++
 			if !e.cfg.KeepSuppressed {
+				dst[i] = -1
 				continue
 			}
 		}
-		start := len(cells)
-		cells = append(cells, row...)
-		nr := cells[start:len(cells):len(cells)]
-		if okClass[fc] != classOK {
-			for _, c := range cols {
-				nr[c] = "*"
-			}
-		} else {
-			for j, c := range cols {
-				nr[c] = e.attrs[j].names[node[j]][e.code(final, int(fc), j)]
-			}
-		}
-		out.Rows = append(out.Rows, nr)
+		dst[i] = next
+		next++
 	}
+	w := len(t.Header)
+	cells := make([]string, kept*w)
+	out.Rows = make([][]string, kept)
+	names := make([][]string, e.m)
+	for j := range names {
+		names[j] = e.attrs[j].names[node[j]]
+	}
+	parallelRows(e.n, func(lo, hi int) int {
+		for i := lo; i < hi; i++ {
+			d := int(dst[i])
+			if d < 0 {
+				continue
+			}
+			nr := cells[d*w : (d+1)*w : (d+1)*w]
+			copy(nr, t.Rows[i])
+			fc := int(baseTo[e.rowClass[i]])
+			if okClass[fc] != classOK {
+				for _, c := range cols {
+					nr[c] = "*"
+				}
+			} else {
+				for j, c := range cols {
+					nr[c] = names[j][e.code(final, fc, j)]
+				}
+			}
+			out.Rows[d] = nr
+		}
+		return -1
+	})
 	res.Output = out
+}
+
+// parallelRows runs f over [0, n) split into a range per core (ranges of at
+// least 4,096 rows) and returns the smallest non-negative result, or -1.
+func parallelRows(n int, f func(lo, hi int) int) int {
+	parts := min(runtime.GOMAXPROCS(0), max(1, n/4096))
+	if parts <= 1 {
+		return f(0, n)
+	}
+	res := make([]int, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := n*p/parts, n*(p+1)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[p] = f(lo, hi)
+		}()
+	}
+	wg.Wait()
+	first := -1
+	for _, r := range res {
+		if r >= 0 && (first < 0 || r < first) {
+			first = r
+		}
+	}
+	return first
 }
