@@ -8,11 +8,13 @@ package classify
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"shuqiao/internal/apperr"
 	"shuqiao/internal/privacy/detect"
 	"shuqiao/internal/privacy/mask"
 	"shuqiao/internal/privacy/table"
@@ -47,6 +49,29 @@ var (
 	CatOrgIdentity = Category{"organisation.identity", "组织身份信息", false, false}
 	CatGeneral     = Category{"general", "一般业务数据", false, false}
 )
+
+// Categories lists every category the classifier suggests.
+var Categories = []Category{
+	CatIdentity, CatBasic, CatContact, CatBirthDate, CatAge, CatEduWork, CatProperty, CatHealth, CatBiometric,
+	CatLocation, CatBelief, CatCredential, CatNetwork, CatVehicle, CatCriminal, CatOrgIdentity, CatGeneral,
+}
+
+// CheckCategories reports the first code that is not a category the
+// classifier suggests, or that cannot be designated core ("general" means
+// no evidence was found) — for validating an authority's configuration.
+func CheckCategories(codes []string) error {
+	for _, c := range codes {
+		known := false
+		for _, k := range Categories {
+			known = known || k.Code == c
+		}
+		if !known || c == CatGeneral.Code {
+			return apperr.Invalidf("privacy.unknown_category", "core_categories", "未知的或不能指定为核心数据的数据类别 %q",
+				"%q is not a data category that can be designated core", c)
+		}
+	}
+	return nil
+}
 
 // byEntity maps a detected identifier to its category.
 var byEntity = map[detect.Entity]Category{
@@ -91,9 +116,12 @@ const (
 )
 
 // ImportantScale is the number of records of sensitive personal information
-// above which a column is suggested as important data (GB/T 43697-2024
-// annex G names large-scale personal information among important data; the
-// figure is this platform's default and is configurable).
+// from which a column is suggested as important data. GB/T 43697-2024
+// annex G (normative, 重要数据识别指南) counts personal information reaching
+// a certain scale among the factors for important data but sets no number
+// for every sector; 1,000,000 is this platform's default, not a figure from
+// the standard, and the authority sets its own with Options.ImportantScale
+// (decision 0044).
 var ImportantScale = 1_000_000
 
 // Column is the suggestion for one column.
@@ -138,6 +166,17 @@ type Options struct {
 	Analyzer *detect.Analyzer
 	// Progress, if set, is called with rows done and rows to do.
 	Progress func(done, total int)
+	// CoreCategories are the category codes (see Categories) that the
+	// authority's configuration designates core data (核心数据). A column
+	// suggested in one of them is suggested core; with the default, empty,
+	// core is never suggested, since only the authority designates core
+	// data (decision 0043). Validate the list with
+	// CheckCategories; "general" never matches.
+	CoreCategories []string
+	// ImportantScale, when > 0, replaces the package default ImportantScale
+	// (records of sensitive personal information from which a column is
+	// suggested important).
+	ImportantScale int
 }
 
 // Classify suggests a classification for every column of t.
@@ -160,6 +199,10 @@ func Classify(t *table.Table, opt Options) *Report {
 		rows = s
 	}
 	rep := &Report{File: t.Name, Encoding: t.Encoding, Rows: len(t.Rows)}
+	scale := ImportantScale
+	if opt.ImportantScale > 0 {
+		scale = opt.ImportantScale
+	}
 	type stat struct {
 		nonEmpty int
 		hits     map[detect.Entity]int
@@ -297,9 +340,13 @@ func Classify(t *table.Table, opt Options) *Report {
 		col.Category, col.CategoryZH = cat.Code, cat.ZH
 		col.Personal, col.Sensitive = cat.Personal, cat.Sensitive
 		col.Level = General
-		if col.Sensitive && len(t.Rows) >= ImportantScale {
+		switch {
+		case cat.Code != CatGeneral.Code && slices.Contains(opt.CoreCategories, cat.Code):
+			col.Level = Core
+			col.Reasons = append(col.Reasons, fmt.Sprintf("category %s is designated core data by the authority's configuration", cat.Code))
+		case col.Sensitive && len(t.Rows) >= scale:
 			col.Level = Important
-			col.Reasons = append(col.Reasons, fmt.Sprintf("sensitive personal information of %d records (>= %d): important data, GB/T 43697-2024 annex G", len(t.Rows), ImportantScale))
+			col.Reasons = append(col.Reasons, fmt.Sprintf("sensitive personal information of %d records (>= %d, the configured scale): important data, GB/T 43697-2024 annex G", len(t.Rows), scale))
 		}
 		col.Confidence = float64(int(conf*100+0.5)) / 100
 		rep.Personal = rep.Personal || col.Personal

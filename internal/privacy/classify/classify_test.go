@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"shuqiao/internal/privacy/detect"
+	"shuqiao/internal/privacy/mask"
 	"shuqiao/internal/privacy/table"
 )
 
@@ -78,6 +79,50 @@ func TestClassifyAdult(t *testing.T) {
 	for _, c := range rep.Columns {
 		if !c.Personal {
 			t.Errorf("Adult column %s should be personal: %+v", c.Name, c)
+		}
+	}
+}
+
+// R-PRS-6, R-SEC-1: core is suggested only for categories the authority's
+// configuration designates core; never by default, never for "general".
+// The important-data scale is configurable per call.
+func TestLevelsCoreAndScale(t *testing.T) {
+	levels := func(opt Options) map[string]string {
+		out := map[string]string{}
+		for _, c := range Classify(sampleTable(), opt).Columns {
+			out[c.Name] = string(c.Level)
+		}
+		return out
+	}
+	for name, l := range levels(Options{}) {
+		if l != string(General) {
+			t.Errorf("default: %s is %s", name, l)
+		}
+	}
+	got := levels(Options{CoreCategories: []string{CatHealth.Code, CatIdentity.Code, CatGeneral.Code}})
+	for name, want := range map[string]mask.Level{"病情": Core, "身份证号": Core, "备注": General, "姓名": General, "联系电话": General} {
+		if got[name] != string(want) {
+			t.Errorf("core config: %s is %s, want %s", name, got[name], want)
+		}
+	}
+	// The scale: 40 records of sensitive data are important from 40 on.
+	got = levels(Options{ImportantScale: 40, CoreCategories: []string{CatHealth.Code}})
+	if got["身份证号"] != string(Important) || got["病情"] != string(Core) || got["姓名"] != string(General) {
+		t.Errorf("scale 40: %v", got)
+	}
+	if got = levels(Options{ImportantScale: 41}); got["身份证号"] != string(General) {
+		t.Errorf("scale 41: %v", got)
+	}
+	rep := Classify(sampleTable(), Options{CoreCategories: []string{CatHealth.Code}})
+	if c := rep.Columns[5]; c.Level != Core || !strings.Contains(strings.Join(c.Reasons, ";"), "designated core") {
+		t.Errorf("core reason missing: %+v", c)
+	}
+	if err := CheckCategories([]string{CatHealth.Code, CatLocation.Code}); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range [][]string{{"personal.nope"}, {CatGeneral.Code}, {"personal"}} {
+		if CheckCategories(bad) == nil {
+			t.Errorf("CheckCategories(%q) accepted", bad)
 		}
 	}
 }
