@@ -2,6 +2,9 @@
 // Screenshots land in web/test-results/.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { apiSession, login, newPage, onFailure, shot, start } from "./harness.mjs";
 
 let env;
@@ -167,6 +170,35 @@ describe("org console", () => {
     // Anyone can now find it.
     const res = await (await fetch(`${env.url}/api/v1/catalog/search?q=${encodeURIComponent("违法处理")}`)).json();
     assert.equal(res.items[0]?.name, name);
+  });
+});
+
+describe("catalog import", () => {
+  test("a steward re-imports the org's catalog from XLSX as drafts", async () => {
+    // The org's published catalog, exported in the import layout (public).
+    const me = await (await apiSession(env.url, "water.steward"))("/api/v1/me");
+    const res = await fetch(`${env.url}/api/v1/catalog/export.xlsx?org=${me.org.id}`);
+    assert.equal(res.status, 200);
+    const file = join(tmpdir(), `shuqiao-water-${process.pid}.xlsx`);
+    writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+    const published = (await (await fetch(`${env.url}/api/v1/catalog/resources?org=${me.org.id}&limit=500`)).json()).items.length;
+
+    const page = await newPage(env);
+    await login(page, env.url, "water.steward");
+    await page.getByTestId("import-open").click();
+    await page.locator('.ant-modal input[type="file"]').setInputFiles(file);
+    await page.getByRole("button", { name: "导入", exact: true }).click();
+    const done = page.locator(".ant-modal .ant-alert-success");
+    await onFailure(page, "import", () => done.waitFor());
+    assert.match(await done.innerText(), new RegExp(`新建 0 条，更新 ${published} 条，发布 0 条`));
+    await shot(page, "20-console-import", { fullPage: false });
+    await page.locator(".ant-modal-footer").getByRole("button", { name: "关闭" }).click();
+    // Every entry now has a draft waiting to be published.
+    await page.getByRole("tab", { name: /草稿/, selected: true }).waitFor();
+    await page.getByText("有未发布修改").first().waitFor();
+    noErrors(page);
+    await page.context().close();
+    rmSync(file, { force: true });
   });
 });
 

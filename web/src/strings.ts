@@ -242,6 +242,7 @@ export const dict: Record<string, [string, string]> = {
   "catalog.importPublish": ["导入后直接发布", "Publish after import"],
   "catalog.importRun": ["导入", "Import"],
   "catalog.importDone": ["新建 {created} 条，更新 {updated} 条，发布 {published} 条", "{created} created, {updated} updated, {published} published"],
+  "catalog.importDuplicates": ["发现 {n} 处可能的重复采集：", "{n} possible duplicate collections:"],
   "catalog.duplicateOf": [
     "数据项 {field} 已由 {org} 的“{name}”提供，请勿重复采集",
     "Field {field} is already provided by “{name}” of {org}: do not collect it again",

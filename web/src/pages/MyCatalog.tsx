@@ -238,15 +238,18 @@ function ImportDialog({ open, onClose, onDone }: { open: boolean; onClose: () =>
           title={t("catalog.importDone", { created: result.created, updated: result.updated, published: result.published })}
           description={
             result.drafts.some((d) => d.duplicates.length > 0) && (
-              <ul>
-                {result.drafts.flatMap((d) =>
-                  d.duplicates.map((x) => (
-                    <li key={d.resource_id + x.field + x.resource_id}>
-                      {t("catalog.duplicateOf", { field: x.field, name: x.resource_name, org: x.org_name })}
-                    </li>
-                  )),
-                )}
-              </ul>
+              <>
+                <div>{t("catalog.importDuplicates", { n: result.drafts.reduce((a, d) => a + d.duplicates.length, 0) })}</div>
+                <ul style={{ maxHeight: 200, overflowY: "auto", margin: "4px 0 0", paddingLeft: 18 }}>
+                  {result.drafts.flatMap((d) =>
+                    d.duplicates.map((x) => (
+                      <li key={d.resource_id + x.field + x.resource_id}>
+                        {d.name}: {t("catalog.duplicateOf", { field: x.field, name: x.resource_name, org: x.org_name })}
+                      </li>
+                    )),
+                  )}
+                </ul>
+              </>
             )
           }
         />
