@@ -823,17 +823,18 @@ func (e *engine) judge(c *classes) (suppCore, suppAll int) {
 // evaluate checks node: whether it satisfies all models within the
 // suppression limit (ok), whether it satisfies the core models within it
 // (coreOK; when it does not, no node below does either), and its exact loss.
-func (e *engine) evaluate(node []int) (ok, coreOK bool, loss float64) {
+//
+// coreLoss is the loss that the records failing the core models add at
+// node: they fail them at every node below too, and are suppressed there at
+// no less cost, so every node below loses at least its bound plus coreLoss.
+func (e *engine) evaluate(node []int) (ok, coreOK bool, loss, coreLoss float64) {
 	e.checked++
 	c := e.classesAt(node)
 	suppCore, suppAll := e.judge(c)
 	if suppCore > e.maxSupp {
-		return false, false, math.Inf(1)
+		return false, false, math.Inf(1), math.Inf(1)
 	}
-	if suppAll > e.maxSupp {
-		return false, true, math.Inf(1)
-	}
-	extra := 0.0
+	extra, extraCore := 0.0, 0.0
 	if suppAll > 0 {
 		for i, v := range e.verdict[:c.n()] {
 			if v == classOK {
@@ -844,9 +845,16 @@ func (e *engine) evaluate(node []int) (ok, coreOK bool, loss float64) {
 				s += 1 - a.loss[node[j]][e.code(c, i, j)]
 			}
 			extra += float64(c.count[i]) * s
+			if v == failCore {
+				extraCore += float64(c.count[i]) * s
+			}
 		}
 	}
-	return true, true, e.lowerBound(node) + extra/float64(e.n*e.m)
+	nm := float64(e.n * e.m)
+	if suppAll > e.maxSupp {
+		return false, true, math.Inf(1), extraCore / nm
+	}
+	return true, true, e.lowerBound(node) + extra/nm, extraCore / nm
 }
 
 // monotone reports whether "satisfies the models within the limit" is
@@ -918,6 +926,9 @@ func (e *engine) search(ctx context.Context) ([]int, float64, error) {
 		if s.state[id] != unknown {
 			continue // failing, or satisfying and already weighed
 		}
+		if s.pen != nil && s.lb[id]+s.pen[id] >= s.bestLoss-lossEps {
+			continue // cannot beat the best: see penalise
+		}
 		e.decode(id, node)
 		if e.cfg.Exhaustive {
 			s.check(node, id)
@@ -950,6 +961,9 @@ type searcher struct {
 	mono     bool
 	best     []int
 	bestLoss float64
+	// pen[id] is a loss that node id adds to its bound at least: the
+	// records failing the core models at a checked node above it.
+	pen []float64
 }
 
 // check evaluates node (whose id is id), records its state and keeps it as
@@ -957,7 +971,10 @@ type searcher struct {
 // models are monotone every failure is inherited downwards (coreFail);
 // otherwise only failures of the core models are.
 func (s *searcher) check(node []int, id int) bool {
-	ok, coreOK, loss := s.e.evaluate(node)
+	ok, coreOK, loss, coreLoss := s.e.evaluate(node)
+	if coreOK && coreLoss > 0 && !s.e.cfg.Exhaustive {
+		s.penalise(node, coreLoss)
+	}
 	switch {
 	case ok:
 		s.state[id] = anonTag
@@ -970,6 +987,31 @@ func (s *searcher) check(node []int, id int) bool {
 		s.state[id] = failed
 	}
 	return ok
+}
+
+// penalise raises the loss penalty of every node <= top to at least p.
+func (s *searcher) penalise(top []int, p float64) {
+	if s.pen == nil {
+		s.pen = make([]float64, len(s.state))
+	}
+	e := s.e
+	node := make([]int, e.m)
+	for {
+		id := e.encode(node)
+		s.pen[id] = max(s.pen[id], p)
+		j := e.m - 1
+		for j >= 0 {
+			node[j]++
+			if node[j] <= top[j] {
+				break
+			}
+			node[j] = 0
+			j--
+		}
+		if j < 0 {
+			return
+		}
+	}
 }
 
 // probe binary-searches a path from node to the top for the highest node
