@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/casework"
@@ -81,6 +82,12 @@ type Service struct {
 	// exactFacets is how many matches a search counts facets of exactly;
 	// beyond it they are estimated from the newest exactFacets matches.
 	exactFacets int
+
+	// combos caches facet combinations (catalog_search_combos), which
+	// never change once written.
+	comboMu  sync.Mutex
+	combos   map[int64][][2]string
+	comboMax int64
 }
 
 // New migrates the catalog's tables and returns the service.

@@ -163,10 +163,9 @@ func tsQuote(t string) string {
 
 // expr is a full-text match expression, rendered for FTS5 or tsquery.
 type expr struct {
-	op    string // "phrase", "and", "or", "not" (kids[0] and not kids[1])
-	toks  []string
-	kids  []*expr
-	empty bool
+	op   string // "phrase", "and", "or", "not" (kids[0] and not kids[1])
+	toks []string
+	kids []*expr
 }
 
 func phrase(toks []string) *expr { return &expr{op: "phrase", toks: toks} }
@@ -223,7 +222,8 @@ func (e *expr) tsquery() string {
 	return "(" + strings.Join(parts, sep) + ")"
 }
 
-// packFacets packs the seven shown facets of an entry into catalog_search.k:
+// packFacets packs the seven shown facets of an entry into a combination
+// (catalog_search_combos.k):
 // org, level, share, open, frequency, themes, formats, separated by \x1f,
 // themes and formats joined by |.
 func packFacets(e *Entry) string {
@@ -358,12 +358,27 @@ func (d deltas) apply(ctx context.Context, tx *store.Tx) error {
 	return nil
 }
 
-// searchRow is what indexSearch writes for one published entry.
+// comboID is the id of a facet combination, added when new. The write path
+// always asks the database: an id cached from a transaction that rolls back
+// could be handed to another combination.
+func comboID(ctx context.Context, tx *store.Tx, k string) (int64, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_search_combos (k) VALUES ($1) ON CONFLICT (k) DO NOTHING`, k); err != nil {
+		return 0, fmt.Errorf("catalog: facet combination: %w", err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM catalog_search_combos WHERE k = $1`, k).Scan(&id); err != nil {
+		return 0, fmt.Errorf("catalog: facet combination: %w", err)
+	}
+	return id, nil
+}
+
+// indexSearch writes the search row and document of a published entry and
+// returns its rid (the caller stores it as catalog_resources.fts_rowid).
 func (s *Service) indexSearch(ctx context.Context, tx *store.Tx, id, orgName, text string, e *Entry, d deltas) (int64, error) {
 	rid := ridOf(id)
 	for {
-		var other string
-		err := tx.QueryRowContext(ctx, `SELECT resource_id FROM catalog_search WHERE rid = $1`, rid).Scan(&other)
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM catalog_search WHERE rid = $1`, rid).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			break
 		}
@@ -373,18 +388,21 @@ func (s *Service) indexSearch(ctx context.Context, tx *store.Tx, id, orgName, te
 		rid++ // another entry's id shares the bits (practically never)
 	}
 	k := packFacets(e)
+	c, err := comboID(ctx, tx, k)
+	if err != nil {
+		return 0, err
+	}
 	toks := docTokens(text, e.Name, terms(e))
 	openList := boolInt(e.Open.Attr != None)
 	if tx.Dialect == store.SQLite {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_sx (rowid, body) VALUES ($1, $2)`, rid, strings.Join(toks, " ")); err != nil {
 			return 0, fmt.Errorf("catalog: index text: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_search (rid, resource_id, k, name, open_list) VALUES ($1, $2, $3, $4, $5)`,
-			rid, id, k, strings.ToLower(e.Name), openList); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_search (rid, c, open_list) VALUES ($1, $2, $3)`, rid, c, openList); err != nil {
 			return 0, fmt.Errorf("catalog: index: %w", err)
 		}
-	} else if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_search (rid, resource_id, k, name, open_list, body) VALUES ($1, $2, $3, $4, $5, $6::tsvector)`,
-		rid, id, k, strings.ToLower(e.Name), openList, tsvectorLiteral(toks)); err != nil {
+	} else if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_search (rid, c, open_list, body) VALUES ($1, $2, $3, $4::tsvector)`,
+		rid, c, openList, tsvectorLiteral(toks)); err != nil {
 		return 0, fmt.Errorf("catalog: index: %w", err)
 	}
 	d.add(k, orgName, 1)
@@ -392,11 +410,18 @@ func (s *Service) indexSearch(ctx context.Context, tx *store.Tx, id, orgName, te
 }
 
 // unindexSearch removes id's search row and document, adding the counter
-// changes to d.
-func (s *Service) unindexSearch(ctx context.Context, tx *store.Tx, id, orgName string, d deltas) error {
+// changes to d. The caller resets catalog_resources.fts_rowid.
+func (s *Service) unindexSearch(ctx context.Context, tx *store.Tx, id string, d deltas) error {
 	var rid int64
+	err := tx.QueryRowContext(ctx, `SELECT fts_rowid FROM catalog_resources WHERE id = $1`, id).Scan(&rid)
+	if errors.Is(err, sql.ErrNoRows) || rid == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("catalog: unindex: %w", err)
+	}
 	var k string
-	err := tx.QueryRowContext(ctx, `DELETE FROM catalog_search WHERE resource_id = $1 RETURNING rid, k`, id).Scan(&rid, &k)
+	err = tx.QueryRowContext(ctx, `DELETE FROM catalog_search WHERE rid = $1 RETURNING (SELECT k FROM catalog_search_combos WHERE id = c)`, rid).Scan(&k)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -408,7 +433,7 @@ func (s *Service) unindexSearch(ctx context.Context, tx *store.Tx, id, orgName s
 			return fmt.Errorf("catalog: unindex text: %w", err)
 		}
 	}
-	d.add(k, orgName, -1)
+	d.add(k, "", -1)
 	return nil
 }
 
@@ -434,7 +459,7 @@ func (s *Service) ensureSearchIndex(ctx context.Context) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		clear := []string{`DELETE FROM catalog_search`, `DELETE FROM catalog_facet_counts`}
+		clear := []string{`DELETE FROM catalog_search`, `DELETE FROM catalog_facet_counts`, `UPDATE catalog_resources SET fts_rowid = 0 WHERE fts_rowid <> 0`}
 		if tx.Dialect == store.SQLite {
 			clear = append(clear, `DELETE FROM catalog_sx`)
 		}

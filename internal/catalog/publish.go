@@ -441,7 +441,7 @@ func (s *Service) unindex(ctx context.Context, tx *store.Tx, id string) error {
 
 // unindexInto is unindex with the counter changes left in d.
 func (s *Service) unindexInto(ctx context.Context, tx *store.Tx, id string, d deltas) error {
-	if err := s.unindexSearch(ctx, tx, id, "", d); err != nil {
+	if err := s.unindexSearch(ctx, tx, id, d); err != nil {
 		return err
 	}
 	for _, q := range []string{`DELETE FROM catalog_terms WHERE resource_id = $1`, `DELETE FROM catalog_fields WHERE resource_id = $1`} {

@@ -190,26 +190,30 @@ func (s *Service) browse(ctx context.Context, openOnly bool, offset, limit int) 
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("catalog: browse: %w", err)
 	}
-	q := `SELECT resource_id FROM catalog_search ORDER BY rid DESC LIMIT $1 OFFSET $2`
+	q := `SELECT rid FROM catalog_search ORDER BY rid DESC LIMIT $1 OFFSET $2`
 	if openOnly {
-		q = `SELECT resource_id FROM catalog_search WHERE open_list = 1 ORDER BY rid DESC LIMIT $1 OFFSET $2`
+		q = `SELECT rid FROM catalog_search WHERE open_list = 1 ORDER BY rid DESC LIMIT $1 OFFSET $2`
 	}
-	ids, err := s.strings(ctx, q, limit, offset)
+	rids, err := s.int64s(ctx, q, limit, offset)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: browse: %w", err)
+	}
+	ids, err := s.idsOf(ctx, rids)
+	if err != nil {
+		return nil, nil, err
 	}
 	return fc, ids, nil
 }
 
-func (s *Service) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+func (s *Service) int64s(ctx context.Context, q string, args ...any) ([]int64, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []int64
 	for rows.Next() {
-		var v string
+		var v int64
 		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
@@ -271,22 +275,21 @@ func (s *Service) render(e *expr) string {
 	return e.tsquery()
 }
 
-// matchRow is a match's search row.
+// matchRow is a match's search row: its row id and facet combination.
 type matchRow struct {
 	rid   int64
-	k     string
-	name  string
+	c     int64
 	score int
 }
 
 // matchRows reads the search rows of e's matches, newest first, at most
 // limit (all when limit < 0).
 func (s *Service) matchRows(ctx context.Context, e *expr, limit int) ([]matchRow, error) {
-	q := `SELECT s.rid, s.k, s.name FROM catalog_sx JOIN catalog_search s ON s.rid = catalog_sx.rowid WHERE catalog_sx MATCH $1 ORDER BY catalog_sx.rowid DESC LIMIT $2`
+	q := `SELECT s.rid, s.c FROM catalog_sx JOIN catalog_search s ON s.rid = catalog_sx.rowid WHERE catalog_sx MATCH $1 ORDER BY catalog_sx.rowid DESC LIMIT $2`
 	if s.db.Dialect == store.Postgres {
-		q = `SELECT rid, k, name FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT $2`
+		q = `SELECT rid, c FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT $2`
 		if limit < 0 {
-			q = `SELECT rid, k, name FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT ALL OFFSET $2`
+			q = `SELECT rid, c FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT ALL OFFSET $2`
 			limit = 0
 		}
 	}
@@ -295,10 +298,10 @@ func (s *Service) matchRows(ctx context.Context, e *expr, limit int) ([]matchRow
 		return nil, fmt.Errorf("catalog: search: %w", err)
 	}
 	defer rows.Close()
-	var out []matchRow
+	out := make([]matchRow, 0, 256)
 	for rows.Next() {
 		var m matchRow
-		if err := rows.Scan(&m.rid, &m.k, &m.name); err != nil {
+		if err := rows.Scan(&m.rid, &m.c); err != nil {
 			return nil, fmt.Errorf("catalog: search: %w", err)
 		}
 		out = append(out, m)
@@ -307,6 +310,83 @@ func (s *Service) matchRows(ctx context.Context, e *expr, limit int) ([]matchRow
 		return nil, fmt.Errorf("catalog: search: %w", err)
 	}
 	return out, nil
+}
+
+// countCombos counts the facets of rows through their combinations, read
+// once per process (combinations are never changed or deleted).
+func (s *Service) countCombos(ctx context.Context, rows []matchRow, fc *facetCounts) error {
+	per := map[int64]int{}
+	for _, m := range rows {
+		per[m.c]++
+	}
+	s.comboMu.Lock()
+	var missing []any
+	for c := range per {
+		if _, ok := s.combos[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	s.comboMu.Unlock()
+	if len(missing) > 0 {
+		q := `SELECT id, k FROM catalog_search_combos WHERE id > $1`
+		args := []any{s.comboMax}
+		if len(missing) < 50 {
+			ph := make([]string, len(missing))
+			for i := range missing {
+				ph[i] = "$" + strconv.Itoa(i+1)
+			}
+			q, args = `SELECT id, k FROM catalog_search_combos WHERE id IN (`+strings.Join(ph, ",")+`)`, missing
+		}
+		if err := s.loadCombos(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	s.comboMu.Lock()
+	defer s.comboMu.Unlock()
+	for c, n := range per {
+		fvs, ok := s.combos[c]
+		if !ok {
+			// Written after the rows were read (another process); count
+			// it on the next search.
+			continue
+		}
+		for _, fv := range fvs {
+			fc.counts[fv[0]][fv[1]] += n
+		}
+	}
+	return nil
+}
+
+func (s *Service) loadCombos(ctx context.Context, q string, args ...any) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("catalog: facet combinations: %w", err)
+	}
+	defer rows.Close()
+	got := map[int64][][2]string{}
+	for rows.Next() {
+		var id int64
+		var k string
+		if err := rows.Scan(&id, &k); err != nil {
+			return fmt.Errorf("catalog: facet combinations: %w", err)
+		}
+		var fvs [][2]string
+		facetsOf(k, func(f, v string) { fvs = append(fvs, [2]string{f, v}) })
+		got[id] = fvs
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("catalog: facet combinations: %w", err)
+	}
+	s.comboMu.Lock()
+	defer s.comboMu.Unlock()
+	if s.combos == nil {
+		s.combos = map[int64][][2]string{}
+	}
+	for id, fvs := range got {
+		s.combos[id] = fvs
+		s.comboMax = max(s.comboMax, id)
+	}
+	return nil
 }
 
 func (s *Service) matchCount(ctx context.Context, e *expr) (int, error) {
@@ -321,35 +401,31 @@ func (s *Service) matchCount(ctx context.Context, e *expr) (int, error) {
 	return n, nil
 }
 
-// matchPage is a keyset-ordered page of e's matches' row ids, newest first.
+// matchPage is a keyset-ordered page of e's matches' row ids, newest
+// first (all of them when limit < 0). It reads the full-text index only.
 func (s *Service) matchPage(ctx context.Context, e *expr, limit, offset int) ([]int64, error) {
 	q := `SELECT rowid FROM catalog_sx WHERE catalog_sx MATCH $1 ORDER BY rowid DESC LIMIT $2 OFFSET $3`
 	if s.db.Dialect == store.Postgres {
 		q = `SELECT rid FROM catalog_search WHERE body @@ $1::tsquery ORDER BY rid DESC LIMIT $2 OFFSET $3`
+		if limit < 0 {
+			q = `SELECT rid FROM catalog_search WHERE body @@ $1::tsquery AND $2::int IS NOT NULL ORDER BY rid DESC OFFSET $3`
+		}
 	}
-	rows, err := s.db.QueryContext(ctx, q, s.render(e), limit, offset)
+	rids, err := s.int64s(ctx, q, s.render(e), limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: search page: %w", err)
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var rid int64
-		if err := rows.Scan(&rid); err != nil {
-			return nil, err
-		}
-		out = append(out, rid)
-	}
-	return out, rows.Err()
+	return rids, nil
 }
 
-// match runs a search with criteria. The matches' search rows are read
-// newest first, up to exactFacets+1: when they all fit, the facets are
-// counted and the page is ranked from them (exact). Otherwise the total
-// is counted by the full-text index alone, the facets are estimated from
-// the newest exactFacets matches (approximate), and the page is read by
-// full-text queries per ranking tier (entries whose name holds k of the
-// terms), each in row-id order with LIMIT/OFFSET.
+// match runs a search with criteria. The matches' search rows (row id and
+// facet combination) are read newest first, up to exactFacets+1: when they
+// all fit, the facets are counted from them exactly. Otherwise the total is
+// counted by the full-text index alone and the facets are estimated from
+// the newest exactFacets matches (approximate). The page is cut from the
+// rows read when no term ranks them; otherwise it is read by full-text
+// queries per ranking tier (entries whose name holds k of the terms), each
+// in row-id order with LIMIT/OFFSET.
 func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCounts, []string, error) {
 	e := matchExpr(q, in.OpenOnly)
 	limit := s.exactFacets + 1
@@ -366,8 +442,8 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 	if !exact {
 		sample = rows[:s.exactFacets]
 	}
-	for _, m := range sample {
-		facetsOf(m.k, func(f, v string) { fc.counts[f][v]++ })
+	if err := s.countCombos(ctx, sample, fc); err != nil {
+		return nil, nil, err
 	}
 	fc.total = len(sample)
 	if len(fc.counts["org"]) > 0 {
@@ -375,29 +451,48 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 			return nil, nil, err
 		}
 	}
-	var rids []int64
-	if exact {
-		if len(q.Terms) > 0 {
-			for i := range rows {
-				for _, t := range q.Terms {
-					if strings.Contains(rows[i].name, t) {
-						rows[i].score++
-					}
-				}
-			}
-			sort.SliceStable(rows, func(i, j int) bool { return rows[i].score > rows[j].score })
-		}
-		for i := in.Offset; i < len(rows) && i < in.Offset+in.Limit; i++ {
-			rids = append(rids, rows[i].rid)
-		}
-	} else {
+	if !exact {
 		total, err := s.matchCount(ctx, e)
 		if err != nil {
 			return nil, nil, err
 		}
 		fc.scale(total)
-		if rids, err = s.tieredPage(ctx, q, e, rows, in.Offset, in.Limit); err != nil {
+	}
+	var rids []int64
+	switch {
+	case len(q.Terms) == 0 && in.Offset+in.Limit <= len(sample):
+		for _, m := range rows[in.Offset : in.Offset+in.Limit] {
+			rids = append(rids, m.rid)
+		}
+	case len(q.Terms) == 0 && exact:
+		for i := in.Offset; i < len(rows); i++ {
+			rids = append(rids, rows[i].rid)
+		}
+	case len(q.Terms) <= maxTieredTerms:
+		if rids, err = s.tieredPage(ctx, q, e, in.Offset, in.Limit); err != nil {
 			return nil, nil, err
+		}
+	default:
+		// Many terms: every match was read; rank them by how many terms
+		// each name holds, found by one full-text query per term.
+		at := make(map[int64]int, len(rows))
+		for i, m := range rows {
+			at[m.rid] = i
+		}
+		for _, t := range q.Terms {
+			hits, err := s.matchPage(ctx, and(e, phrase(termTokens(t, nsName))), -1, 0)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, h := range hits {
+				if i, ok := at[h]; ok {
+					rows[i].score++
+				}
+			}
+		}
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].score > rows[j].score })
+		for i := in.Offset; i < len(rows) && i < in.Offset+in.Limit; i++ {
+			rids = append(rids, rows[i].rid)
 		}
 	}
 	ids, err := s.idsOf(ctx, rids)
@@ -419,21 +514,15 @@ func (fc *facetCounts) scale(total int) {
 	fc.total, fc.approximate = total, true
 }
 
-// tieredPage is the page of a ranked search too large to rank in memory:
-// the matches whose name holds all n terms, newest first, then those whose
-// name holds n−1 of them, and so on. newest holds the newest matches, which
-// serve the page directly when no term ranks them.
-func (s *Service) tieredPage(ctx context.Context, q Query, e *expr, newest []matchRow, offset, limit int) ([]int64, error) {
-	var rids []int64
+// tieredPage is a page of a ranked search, read by keyset from the
+// full-text index: the matches whose name holds all n terms, newest first,
+// then those whose name holds n−1 of them, and so on; a tier is counted only
+// to skip it whole.
+func (s *Service) tieredPage(ctx context.Context, q Query, e *expr, offset, limit int) ([]int64, error) {
 	if len(q.Terms) == 0 {
-		if offset+limit <= len(newest) {
-			for _, m := range newest[offset : offset+limit] {
-				rids = append(rids, m.rid)
-			}
-			return rids, nil
-		}
 		return s.matchPage(ctx, e, limit, offset)
 	}
+	var rids []int64
 	names := make([]*expr, len(q.Terms))
 	for i, t := range q.Terms {
 		names[i] = phrase(termTokens(t, nsName))
@@ -516,7 +605,7 @@ func (s *Service) idsOf(ctx context.Context, rids []int64) ([]string, error) {
 		ph[i] = "$" + strconv.Itoa(i+1)
 		args[i] = r
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT rid, resource_id FROM catalog_search WHERE rid IN (`+strings.Join(ph, ",")+`)`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT fts_rowid, id FROM catalog_resources WHERE fts_rowid IN (`+strings.Join(ph, ",")+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: search: %w", err)
 	}

@@ -1,14 +1,12 @@
 -- +goose Up
 -- The search index (docs/decisions/0056): one row per published entry (rid
--- sorts as the entry's id; k packs the seven shown facets; name is
--- lower-cased for ranking) with its document as a tsvector of pre-split
+-- sorts as the entry's id and is its catalog_resources.fts_rowid; c is its
+-- facet combination) with its document as a tsvector of pre-split
 -- tokens (character bigrams and characters of the text and the name, facet
 -- values) under a GIN index. The trigram index of decision 0053 goes.
 CREATE TABLE catalog_search (
     rid BIGINT PRIMARY KEY,
-    resource_id TEXT NOT NULL UNIQUE,
-    k TEXT NOT NULL,
-    name TEXT NOT NULL,
+    c BIGINT NOT NULL,
     open_list INTEGER NOT NULL,
     body tsvector NOT NULL
 );

@@ -1,15 +1,13 @@
 -- +goose Up
 -- The search index (docs/decisions/0056): one narrow row per published entry
--- (rid sorts as the entry's id; k packs the seven shown facets; name is
--- lower-cased for ranking) and its full-text document of pre-split tokens
+-- (rid sorts as the entry's id and is its catalog_resources.fts_rowid; c is
+-- its facet combination) and its full-text document of pre-split tokens
 -- (character bigrams and characters of the text and the name, facet values),
 -- which the "ascii" tokenizer splits on spaces only. Contentless: the
 -- document is never read back.
 CREATE TABLE catalog_search (
     rid INTEGER PRIMARY KEY,
-    resource_id TEXT NOT NULL UNIQUE,
-    k TEXT NOT NULL,
-    name TEXT NOT NULL,
+    c INTEGER NOT NULL,
     open_list INTEGER NOT NULL
 );
 CREATE INDEX catalog_search_open ON catalog_search (open_list, rid);
