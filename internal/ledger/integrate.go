@@ -340,7 +340,26 @@ func readPending(ctx context.Context, q store.Queryer, limit int) ([]pendingRow,
 // deletePending removes exactly the rows integrated. Ids are listed, not
 // ranged: on PostgreSQL a lower id may commit after a higher one, and it must
 // stay pending for the next batch.
+//
+// When the ids read are contiguous (always on SQLite, whose single writer
+// hands out rowids in commit order, and usually on PostgreSQL) no other id
+// lies between the first and the last, and one range delete removes exactly
+// them; the row count is checked either way.
 func deletePending(ctx context.Context, tx *store.Tx, pending []pendingRow) error {
+	if first, last := pending[0].id, pending[len(pending)-1].id; last-first+1 == int64(len(pending)) && sortedIDs(pending) {
+		res, err := tx.ExecContext(ctx, `DELETE FROM ledger_pending WHERE id BETWEEN $1 AND $2`, first, last)
+		if err != nil {
+			return fmt.Errorf("ledger: delete pending: %w", err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("ledger: delete pending: %w", err)
+		}
+		if k != int64(len(pending)) {
+			return fmt.Errorf("ledger: %d of %d pending events vanished during integration", int64(len(pending))-k, len(pending))
+		}
+		return nil
+	}
 	const chunk = 500
 	var deleted int64
 	args := make([]any, 0, chunk)
@@ -365,6 +384,17 @@ func deletePending(ctx context.Context, tx *store.Tx, pending []pendingRow) erro
 		return fmt.Errorf("ledger: %d of %d pending events vanished during integration", int64(len(pending))-deleted, len(pending))
 	}
 	return nil
+}
+
+// sortedIDs reports whether the ids strictly increase (readPending orders
+// them; this keeps deletePending's range reasoning local).
+func sortedIDs(pending []pendingRow) bool {
+	for i := 1; i < len(pending); i++ {
+		if pending[i].id <= pending[i-1].id {
+			return false
+		}
+	}
+	return true
 }
 
 // batchWriter collects the rows of one integration batch and inserts them
