@@ -73,10 +73,12 @@ var orgs = []seedOrg{
 	{"mapco", "鹭岛空间信息科技有限公司", "Ludao Geospatial Technology Co., Ltd.", identity.KindEnterprise, "91"},
 }
 
-// Login is a demo account to print.
+// Login is a demo account to print: a person (Username) or an org's
+// business application (Token, a bearer token).
 type Login struct {
 	Org      string
 	Username string
+	Token    string
 	Roles    []identity.Role
 }
 
@@ -178,11 +180,17 @@ func creditCode(reg string, n int) string {
 	return identity.MakeCreditCode(fmt.Sprintf("%s%s%s", reg, divisionCode, fmt.Sprintf("MA%07d", 2600000+n)))
 }
 
-// FormatLogins renders logins as a table for the terminal.
+// FormatLogins renders logins as a table for the terminal: people first,
+// then business applications with their bearer tokens.
 func FormatLogins(logins []Login) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-18s %-28s %s\n", "用户名 username", "角色 roles", "机构 org")
+	var apps []Login
 	for _, l := range logins {
+		if l.Token != "" {
+			apps = append(apps, l)
+			continue
+		}
 		rs := make([]string, len(l.Roles))
 		for i, r := range l.Roles {
 			rs[i] = string(r)
@@ -190,5 +198,8 @@ func FormatLogins(logins []Login) string {
 		fmt.Fprintf(&b, "%-18s %-28s %s\n", l.Username, strings.Join(rs, ","), l.Org)
 	}
 	fmt.Fprintf(&b, "\n密码 password (all demo accounts): %s\n", Password)
+	for _, l := range apps {
+		fmt.Fprintf(&b, "\n业务应用 business application: %s\n  Authorization: Bearer %s\n", l.Org, l.Token)
+	}
 	return b.String()
 }

@@ -187,7 +187,7 @@ func seedShare(ctx context.Context, a *app.App, authP identity.Principal) ([]Log
 			return nil, err
 		}
 	}
-	return []Login{{Org: "市民政局 业务应用「" + ShareAppName + "」 (Authorization: Bearer)", Username: tok.Token, Roles: cl.Roles}}, nil
+	return []Login{{Org: "市民政局「" + ShareAppName + "」", Token: tok.Token, Roles: cl.Roles}}, nil
 }
 
 // pickShareEntries finds, in the seeded catalog, published hosted entries
