@@ -98,7 +98,7 @@ export async function newPage(env, opts = {}) {
   page.on("console", (m) => {
     if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) page.errors.push(m.text());
   });
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(30000);
   return page;
 }
 

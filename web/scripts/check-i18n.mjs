@@ -34,6 +34,7 @@ for (const f of ["theme", "org", "open", "share", "level", "format", "frequency"
 for (const s of ["valid", "invalid", "unsupported"]) used.add(`ledger.sig.${s}`);
 used.add("app.title");
 for (const k of ["draft", "published", "withdrawn", "any"]) used.add(`catalog.tab.${k}`);
+for (const k of ["match", "ask", "close"]) used.add(`demands.act.${k}`);
 for (const k of used) if (!entries.has(k)) problems.push(`${k}: used but not in strings.ts`);
 
 if (problems.length) {

@@ -20,6 +20,7 @@ import { CaseList } from "./pages/Cases";
 import { CaseDetail } from "./pages/CaseDetail";
 import { Clients } from "./pages/Clients";
 import { Grants } from "./pages/Grants";
+import { Demands } from "./pages/Demands";
 import { Ledger } from "./pages/Ledger";
 import { NotFound } from "./pages/NotFound";
 import "./styles.css";
@@ -54,6 +55,7 @@ function Themed() {
                 <Route path="console/cases/:id" element={<CaseDetail />} />
                 <Route path="console/clients" element={<Clients />} />
                 <Route path="console/grants" element={<Grants />} />
+                <Route path="console/demands" element={<Demands />} />
                 <Route
                   path="authority/cases"
                   element={

@@ -1,6 +1,7 @@
 import { Button, Drawer, Dropdown, Layout, Menu, Space, Typography } from "antd";
 import {
   AppstoreOutlined,
+  BulbOutlined,
   AuditOutlined,
   DashboardOutlined,
   FileSearchOutlined,
@@ -160,6 +161,7 @@ export function ConsoleLayout() {
         { key: "/console/catalog", icon: <AppstoreOutlined />, label: t("console.catalog") },
         { key: "/console/cases", icon: <AuditOutlined />, label: t("console.cases") },
         { key: "/console/grants", icon: <ShareAltOutlined />, label: t("console.grants") },
+        { key: "/console/demands", icon: <BulbOutlined />, label: t("console.demands") },
         ...(me?.roles.some((r) => r === "admin" || r === "authority_admin")
           ? [{ key: "/console/clients", icon: <KeyOutlined />, label: t("console.clients") }]
           : []),
