@@ -14,8 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/catalog"
@@ -341,6 +341,8 @@ type loader struct {
 	sample map[int][]string
 	crc    uint32
 	mapped []string
+	// errLines counts error report lines, against Options.MaxErrors.
+	errLines atomic.Int64
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -586,154 +588,6 @@ func (l *loader) begin(ctx context.Context) error {
 	}
 	l.tx = &store.Tx{Tx: tx, Dialect: l.d}
 	return nil
-}
-
-// run stages the input in chunks of ChunkRows records.
-func (l *loader) run(ctx context.Context, hr *hashingReader, progress func(Progress)) error {
-	b := l.b
-	committed := b.RowsRead
-	var read int64
-	row := make([]any, len(l.cols)+len(lineageCols))
-	texts := make([]string, len(l.cols))
-	chunk := int64(l.s.opts.ChunkRows)
-	sheet := l.src.sheet()
-	for {
-		rowNo, rec, err := l.src.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var re *rowError
-		if err != nil && !errors.As(err, &re) {
-			return err
-		}
-		read++
-		l.crc = crc32.Update(l.crc, crcTable, []byte(strconv.FormatInt(rowNo, 10)))
-		for _, c := range rec {
-			l.crc = crc32.Update(l.crc, crcTable, []byte(c))
-			l.crc = crc32.Update(l.crc, crcTable, []byte{0x1f})
-		}
-		if read <= committed {
-			if read == committed && l.crc != b.counters.PrefixCRC {
-				return ErrResumeMismatch.At(fmt.Sprintf("row %d", rowNo))
-			}
-			continue
-		}
-		if l.tx == nil {
-			if err := l.begin(ctx); err != nil {
-				return err
-			}
-		}
-		if re != nil {
-			if err := l.reject(ctx, re.row, 0, "", &re.cellError, ""); err != nil {
-				return err
-			}
-			b.RowsRejected++
-		} else if ok, err := l.check(ctx, rowNo, rec, row, texts, sheet); err != nil {
-			return err
-		} else if ok {
-			if err := l.ins.add(ctx, l.tx, row); err != nil {
-				return err
-			}
-		}
-		b.RowsRead = read
-		if read-committed >= chunk {
-			if err := l.commit(ctx); err != nil {
-				return err
-			}
-			committed = read
-			if progress != nil {
-				progress(Progress{Rows: read, Bytes: hr.n})
-			}
-		}
-	}
-	if read < committed {
-		return ErrResumeMismatch.At(fmt.Sprintf("row %d", read))
-	}
-	if l.tx == nil {
-		if err := l.begin(ctx); err != nil {
-			return err
-		}
-	}
-	if progress != nil {
-		progress(Progress{Rows: b.RowsRead, Bytes: hr.n})
-	}
-	return nil
-}
-
-// check validates one record into row; false means it was rejected.
-func (l *loader) check(ctx context.Context, rowNo int64, rec []string, row []any, texts []string, sheet bool) (bool, error) {
-	b := l.b
-	bad := false
-	for i, c := range l.cols {
-		raw := ""
-		if c.src >= 0 && c.src < len(rec) {
-			raw = rec[c.src]
-		}
-		texts[i] = raw
-		if b.Mode == Delete && !c.key {
-			row[i] = nil
-			continue
-		}
-		v, ce := c.parse(raw, l.d, sheet)
-		if ce != nil {
-			bad = true
-			if err := l.reject(ctx, rowNo, c.src+1, c.f.Name, ce, raw); err != nil {
-				return false, err
-			}
-			continue
-		}
-		row[i] = v
-	}
-	if !bad && b.Mode != Delete {
-		warned := false
-		for _, r := range l.rules {
-			ce := r.check(row, l.cols)
-			if ce == nil {
-				continue
-			}
-			if r.severity == SeverityWarning {
-				warned = true
-				b.counters.Codes[ce.code+".warning"]++
-				continue
-			}
-			bad = true
-			if err := l.reject(ctx, rowNo, l.cols[r.field].src+1, r.fieldName, ce, texts[r.field]); err != nil {
-				return false, err
-			}
-		}
-		if warned {
-			b.counters.Warnings++
-		}
-	}
-	if bad {
-		b.RowsRejected++
-		return false, nil
-	}
-	n := len(l.cols)
-	row[n], row[n+1], row[n+2], row[n+3] = b.Seq, b.OrgID, rowNo, l.now
-	for i, v := range row[:n] {
-		if v != nil {
-			b.counters.Present[i]++
-			if sm := l.sample[i]; len(sm) < piiSample && piiCandidate(l.cols[i].f) {
-				l.sample[i] = append(sm, texts[i])
-			}
-		}
-	}
-	b.RowsStaged++
-	return true, nil
-}
-
-// reject adds a line to the error report.
-func (l *loader) reject(ctx context.Context, rowNo int64, col int, field string, ce *cellError, value string) error {
-	l.b.counters.Codes[ce.code]++
-	if l.b.ErrorsStored >= int64(l.s.opts.MaxErrors) {
-		return nil
-	}
-	l.b.ErrorsStored++
-	if !utf8.ValidString(value) {
-		value = strings.ToValidUTF8(value, "\uFFFD")
-	}
-	return l.errs.add(ctx, l.tx, []any{l.b.ID, rowNo, col, field, ce.code, ce.zh, ce.en, clip(value, 200)})
 }
 
 // duplicates finds, after a replace or delete statement that skipped rows,

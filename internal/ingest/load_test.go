@@ -106,8 +106,8 @@ func TestCSVEncodingsAndDelimiters(t *testing.T) {
 	}
 	cases := []struct {
 		name, body, enc string
-		delim          rune
-		want1          string
+		delim           rune
+		want1           string
 	}{
 		{"utf8", utf, EncUTF8, ',', "居民1"},
 		{"utf8-bom", "\xEF\xBB\xBF" + strings.ReplaceAll(utf, ",", "|"), EncUTF8, '|', "居民1"},
@@ -288,13 +288,13 @@ func TestReplaceAtomicAndResume(t *testing.T) {
 
 func TestDetectDelimiter(t *testing.T) {
 	for in, want := range map[string]rune{
-		"a,b,c\n1,2,3\n":            ',',
-		"a;b;c\n1;2;3\n":            ';',
-		"a\tb\n1\t2\n":              '\t',
-		"a|b|c\n1|2|3":              '|',
-		"\"x,y\";b\n\"1,2\";3\n":    ';',
-		"only\n1\n":                 ',',
-		"名称,地址;备注\n甲,乙;丙\n": ',',
+		"a,b,c\n1,2,3\n":         ',',
+		"a;b;c\n1;2;3\n":         ';',
+		"a\tb\n1\t2\n":           '\t',
+		"a|b|c\n1|2|3":           '|',
+		"\"x,y\";b\n\"1,2\";3\n": ';',
+		"only\n1\n":              ',',
+		"名称,地址;备注\n甲,乙;丙\n":      ',',
 	} {
 		if got := DetectDelimiter(in); got != want {
 			t.Errorf("%q: got %q want %q", in, got, want)

@@ -94,7 +94,9 @@ func stageTable(resourceID string, seq int64) string {
 	return "st_" + tableBase(resourceID) + "_" + strconv.FormatInt(seq, 10)
 }
 
-func indexName(table string) string { return "ux" + strings.TrimPrefix(strings.TrimPrefix(table, "ds"), "st") }
+func indexName(table string) string {
+	return "ux" + strings.TrimPrefix(strings.TrimPrefix(table, "ds"), "st")
+}
 
 // qi quotes an identifier. Every identifier it gets is generated here or
 // checked against fieldNameRE; quoting is the second fence.
@@ -129,18 +131,22 @@ func sqlType(d store.Dialect, t catalog.FieldType) string {
 	return "TEXT"
 }
 
-// createTable creates a dataset-shaped table with a unique index on the key.
+// createTable creates a dataset-shaped table whose primary key is the
+// dataset's key. On SQLite the table is WITHOUT ROWID: records live in the
+// key's B-tree, so a load maintains one tree, not a table and an index.
 func createTable(ctx context.Context, q store.Queryer, d store.Dialect, table string, fields []catalog.Field, key []string) error {
 	var cols []string
 	for _, f := range fields {
 		cols = append(cols, qi(f.Name)+" "+sqlType(d, f.Type))
 	}
-	cols = append(cols, qi(colBatch)+" BIGINT NOT NULL", qi(colOrg)+" TEXT NOT NULL", qi(colRow)+" BIGINT NOT NULL", qi(colLoadedAt)+" BIGINT NOT NULL")
-	if _, err := q.ExecContext(ctx, `CREATE TABLE `+qi(table)+` (`+strings.Join(cols, ", ")+`)`); err != nil {
-		return fmt.Errorf("ingest: create table: %w", err)
+	cols = append(cols, qi(colBatch)+" BIGINT NOT NULL", qi(colOrg)+" TEXT NOT NULL", qi(colRow)+" BIGINT NOT NULL", qi(colLoadedAt)+" BIGINT NOT NULL",
+		`CONSTRAINT `+qi(indexName(table))+` PRIMARY KEY (`+quoteList(key)+`)`)
+	suffix := ""
+	if d == store.SQLite {
+		suffix = " WITHOUT ROWID"
 	}
-	if _, err := q.ExecContext(ctx, `CREATE UNIQUE INDEX `+qi(indexName(table))+` ON `+qi(table)+` (`+quoteList(key)+`)`); err != nil {
-		return fmt.Errorf("ingest: create key index: %w", err)
+	if _, err := q.ExecContext(ctx, `CREATE TABLE `+qi(table)+` (`+strings.Join(cols, ", ")+`)`+suffix); err != nil {
+		return fmt.Errorf("ingest: create table: %w", err)
 	}
 	return nil
 }
