@@ -324,3 +324,36 @@ func BenchmarkAdultK5(b *testing.B) {
 		})
 	}
 }
+
+// R-OPN-4: with KeepSuppressed every record is written; the suppressed ones
+// carry "*" in every QI and the others pass the checkers on their own.
+func TestKeepSuppressed(t *testing.T) {
+	tb, hs := loadAdult(t)
+	cfg := Config{K: 5, QIs: adultQIs, Hierarchies: hs, MaxSuppression: 0.05, Sensitive: "salary-class", L: 2, KeepSuppressed: true}
+	res, err := Anonymize(context.Background(), tb, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Output.Rows) != len(tb.Rows) || res.Suppressed == 0 {
+		t.Fatalf("rows %d of %d, suppressed %d", len(res.Output.Rows), len(tb.Rows), res.Suppressed)
+	}
+	cols, _ := res.Output.Cols(adultQIs)
+	kept := &table.Table{Header: res.Output.Header}
+	stars := 0
+	for _, r := range res.Output.Rows {
+		if r[cols[0]] == "*" && r[cols[1]] == "*" {
+			for _, c := range cols {
+				if r[c] != "*" {
+					t.Fatalf("suppressed row with a QI value: %q", r)
+				}
+			}
+			stars++
+			continue
+		}
+		kept.Rows = append(kept.Rows, r)
+	}
+	if stars != res.Suppressed {
+		t.Fatalf("%d '*' rows, %d suppressed", stars, res.Suppressed)
+	}
+	checkOutput(t, kept, cfg)
+}
