@@ -59,7 +59,7 @@ A flag given on the command line wins over the variable.`,
 			return applyEnv(cmd)
 		},
 	}
-	root.AddCommand(newServeCmd(), newDemoCmd(), newMigrateCmd(), newAdminCmd(), newLedgerCmd(), newVersionCmd(), newPrivacyCmd(), newCatalogCmd(), newReceiptCmd(), newTraceCmd())
+	root.AddCommand(newServeCmd(), newDemoCmd(), newMigrateCmd(), newAdminCmd(), newLedgerCmd(), newVersionCmd(), newPrivacyCmd(), newCatalogCmd(), newReceiptCmd(), newTraceCmd(), newIngestCmd())
 	return root
 }
 

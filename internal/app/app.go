@@ -22,6 +22,7 @@ import (
 	"shuqiao/internal/gate"
 	"shuqiao/internal/httpapi"
 	"shuqiao/internal/identity"
+	"shuqiao/internal/ingest"
 	"shuqiao/internal/ledger"
 	"shuqiao/internal/share"
 	"shuqiao/internal/store"
@@ -94,6 +95,8 @@ type App struct {
 	// Share is sharing between orgs (share_request, share_dispute and
 	// share_suspension case kinds, the demand list, usage monitoring).
 	Share *share.Service
+	// Ingest is aggregation: hosted datasets, loads, lineage, quality, objections.
+	Ingest *ingest.Service
 }
 
 // NewLogger builds the structured logger cfg asks for, writing to w.
@@ -184,6 +187,10 @@ func (a *App) build(ctx context.Context) error {
 	if a.Gate, err = gate.New(ctx, a.DB, a.Ledger, a.Clock, gate.CatalogResources(a.Catalog, a.Clock, 0), nil, gate.Options{Secret: secret, Log: a.Log}); err != nil {
 		return err
 	}
+	if a.Ingest, err = ingest.New(ctx, a.DB, a.Ledger, a.Clock, ingest.Options{Catalog: a.Catalog, Cases: a.Cases, Secret: secret, Log: a.Log}); err != nil {
+		return err
+	}
+	a.Gate.UseRows(a.Ingest.RowSource())
 	if a.Share, err = share.New(ctx, a.DB, a.Ledger, a.Clock, a.Cases, a.Catalog, a.Gate, share.Options{Orgs: catalog.IdentityOrgs(a.Identity)}); err != nil {
 		return err
 	}
@@ -260,6 +267,7 @@ func (a *App) API() *httpapi.Server {
 		Catalog:  a.Catalog,
 		Gate:     a.Gate,
 		Share:    a.Share,
+		Ingest:   a.Ingest,
 		Clock:    a.Clock,
 		Log:      a.Log,
 		Ready:    a.DB.PingContext,
@@ -317,6 +325,7 @@ func (a *App) startWorkers(ctx context.Context) {
 		}
 	}()
 	go a.every(ctx, time.Hour, "prune expired sessions", a.Identity.Prune)
+	go a.every(ctx, 5*time.Minute, "check upstream services", a.Ingest.CheckAllHealth)
 }
 
 // every runs fn now and then every period until ctx ends, logging failures.

@@ -19,6 +19,7 @@ import (
 	"shuqiao/internal/clock"
 	"shuqiao/internal/gate"
 	"shuqiao/internal/identity"
+	"shuqiao/internal/ingest"
 	"shuqiao/internal/ledger"
 	"shuqiao/internal/share"
 )
@@ -38,6 +39,8 @@ type Deps struct {
 
 	// Catalog is the public data resource catalog; nil leaves its routes out.
 	Catalog *catalog.Service
+	// Ingest is aggregation: hosted datasets, loads, quality; nil leaves its routes out.
+	Ingest *ingest.Service
 	// Gate is the only exit for record-level data; nil leaves its routes out.
 	Gate *gate.Service
 	// Share is sharing between orgs; nil leaves its routes out.
@@ -139,6 +142,7 @@ func (s *Server) routes() {
 		s.caseRoutes()
 	}
 	s.catalogRoutes()
+	s.ingestRoutes()
 	if s.Gate != nil {
 		s.gateRoutes()
 	}
