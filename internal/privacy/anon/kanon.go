@@ -964,6 +964,24 @@ type searcher struct {
 	// pen[id] is a loss that node id adds to its bound at least: the
 	// records failing the core models at a checked node above it.
 	pen []float64
+	// oks are the satisfying nodes checked, kept when the models are
+	// monotone: every node above one of them satisfies them too.
+	oks [][]int
+}
+
+// aboveOK reports whether node is at or above a satisfying node checked
+// (only when the models are monotone).
+func (s *searcher) aboveOK(node []int) bool {
+next:
+	for _, ok := range s.oks {
+		for j, v := range ok {
+			if node[j] < v {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // check evaluates node (whose id is id), records its state and keeps it as
@@ -978,6 +996,9 @@ func (s *searcher) check(node []int, id int) bool {
 	switch {
 	case ok:
 		s.state[id] = anonTag
+		if s.mono {
+			s.oks = append(s.oks, slices.Clone(node))
+		}
 		if loss < s.bestLoss-lossEps {
 			s.best, s.bestLoss = slices.Clone(node), loss
 		}
@@ -1047,6 +1068,10 @@ func (s *searcher) probe(node []int) bool {
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		id := e.encode(path[mid])
+		if s.state[id] == unknown && s.aboveOK(path[mid]) {
+			hi = mid - 1 // satisfies: monotone models and a satisfying node below
+			continue
+		}
 		if s.state[id] == unknown {
 			s.check(path[mid], id)
 		}
