@@ -52,19 +52,23 @@ func privacyList(s string) []string {
 
 func newPrivacyScanCmd() *cobra.Command {
 	var asJSON bool
-	var sample int
+	var sample, importantScale int
+	var core []string
 	cmd := &cobra.Command{
 		Use:   "scan FILE",
 		Short: "Suggest category, GB/T 43697 level and personal-data flags per column",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := classify.CheckCategories(core); err != nil {
+				return fmt.Errorf("--core-categories: %w", err)
+			}
 			errw := cmd.ErrOrStderr()
 			t, err := readTable(args[0], errw)
 			if err != nil {
 				return err
 			}
 			p := newProgress(errw, "scan")
-			rep := classify.Classify(t, classify.Options{Sample: sample, Progress: p.set})
+			rep := classify.Classify(t, classify.Options{Sample: sample, Progress: p.set, CoreCategories: core, ImportantScale: importantScale})
 			p.done()
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -84,6 +88,8 @@ func newPrivacyScanCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().IntVar(&sample, "sample", 2000, "rows to inspect")
+	cmd.Flags().StringSliceVar(&core, "core-categories", nil, "category codes the authority designates core data (核心数据), comma-separated; none by default")
+	cmd.Flags().IntVar(&importantScale, "important-scale", 0, "records of sensitive personal information from which a column is suggested important (0: the platform default)")
 	return cmd
 }
 
