@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"shuqiao/internal/ledger"
 	"shuqiao/internal/store"
@@ -23,9 +25,10 @@ Merkle tree with signed checkpoints (C2SP tlog-checkpoint, signed notes).
 
   verify       recompute the tree from the stored entries and check every checkpoint
   export       write entries, checkpoints and public keys for offline verification
-  check-proof  check an entry, its inclusion proof and a checkpoint with no database`,
+  check-proof  check an entry, its inclusion proof and a checkpoint with no database
+  keygen       make a checkpoint signing key to keep outside the store (--ledger-key-file)`,
 	}
-	cmd.AddCommand(newLedgerVerifyCmd(), newLedgerExportCmd(), newLedgerCheckProofCmd())
+	cmd.AddCommand(newLedgerVerifyCmd(), newLedgerExportCmd(), newLedgerCheckProofCmd(), newLedgerKeygenCmd())
 	return cmd
 }
 
@@ -245,5 +248,51 @@ It prints "true" and exits 0, or "false: <reason>" and exits 1.`,
 	cmd.Flags().StringVar(&proofFile, "proof", "", "file with the inclusion proof (JSON)")
 	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "file with the signed checkpoint note")
 	cmd.Flags().StringVar(&key, "key", "", "checkpoint verifier key, inline or @FILE")
+	return cmd
+}
+
+func newLedgerKeygenCmd() *cobra.Command {
+	var algo, origin, out string
+	cmd := &cobra.Command{
+		Use:   "keygen -o FILE",
+		Short: "Make a checkpoint signing key for --ledger-key-file and print its public verifier key",
+		Long: `Make a private checkpoint signing key (a signed-note key, Ed25519 or SM2 with SM3)
+and write it to FILE, readable by its owner only. Start the server with
+--ledger-key-file FILE and the same --ledger-origin, and publish the printed
+verifier key so that anyone can check the platform's checkpoints.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var skey, vkey string
+			var err error
+			switch ledger.Algorithm(algo) {
+			case ledger.Ed25519:
+				skey, vkey, err = note.GenerateKey(rand.Reader, origin)
+			case ledger.SM2:
+				skey, vkey, err = ledger.GenerateSM2Key(rand.Reader, origin)
+			default:
+				return fmt.Errorf("--algorithm %q: want ed25519 or sm2", algo)
+			}
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("-o %s: %w (an existing key is never overwritten)", out, err)
+			}
+			if _, err := fmt.Fprintln(f, skey); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "private key 私钥: %s\nverifier key 公钥 (publish it): %s\n", out, vkey)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&algo, "algorithm", string(ledger.Ed25519), "ed25519 or sm2")
+	cmd.Flags().StringVar(&origin, "origin", ledger.DefaultOrigin, "the checkpoint origin, the same as the server's --ledger-origin")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write the private key to")
+	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }

@@ -156,3 +156,27 @@ func TestCommandsOnPostgres(t *testing.T) {
 	}
 	mustRun(t, "ledger", "verify", db)
 }
+
+// A key made by 'ledger keygen' signs the checkpoints of a platform started
+// with --ledger-key-file, and the printed verifier key checks them.
+func TestLedgerKeygen(t *testing.T) {
+	for _, algo := range []string{"ed25519", "sm2"} {
+		t.Run(algo, func(t *testing.T) {
+			dir := t.TempDir()
+			key := dir + "/ledger.key"
+			out := mustRun(t, "ledger", "keygen", "--algorithm", algo, "--origin", "shuqiao.test/ledger", "-o", key)
+			vkey := find(t, `verifier key .*: (\S+)`, out)
+			if _, err := run(t, "ledger", "keygen", "-o", key); err == nil {
+				t.Fatal("keygen must never overwrite a key")
+			}
+			d := "--data=" + dir + "/data"
+			flags := []string{d, "--ledger-key-file", key, "--ledger-origin", "shuqiao.test/ledger"}
+			mustRun(t, append([]string{"admin", "bootstrap", "--credit-code", identity.MakeCreditCode("11350200MA2600000")}, flags...)...)
+			mustRun(t, "ledger", "verify", d, "--key", vkey)
+			other := mustRun(t, "ledger", "keygen", "--algorithm", algo, "--origin", "shuqiao.test/ledger", "-o", dir+"/other.key")
+			if _, err := run(t, "ledger", "verify", d, "--key", find(t, `verifier key .*: (\S+)`, other)); err == nil {
+				t.Fatal("checkpoints must not verify with another key")
+			}
+		})
+	}
+}

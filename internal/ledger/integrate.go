@@ -274,6 +274,12 @@ func (l *Ledger) integrateBatch(ctx context.Context, conn *sql.Conn, stmts *stmt
 		// still uncommitted is picked up by a later run.)
 		return b.base, 0, nil
 	}
+	// Queue with the business transactions for SQLite's one write lock.
+	release, err := l.db.WriteLock(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer release()
 	err = inConnTx(ctx, conn, l.db.Dialect, func(tx *store.Tx) error {
 		if tx.Dialect == store.Postgres {
 			var ok bool
