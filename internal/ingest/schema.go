@@ -389,9 +389,16 @@ func (s *Service) sync(ctx context.Context, p identity.Principal, r *catalog.Res
 		if err := checkFields(r.Fields); err != nil {
 			return err
 		}
+		// A refused migration undoes whatever it did, SQL errors included.
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT ingest_migrate`); err != nil {
+			return err
+		}
 		refusal = s.migrate(ctx, tx, ds, r, ch)
 		now := store.Micros(s.now())
 		if refusal != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT ingest_migrate`); err != nil {
+				return err
+			}
 			ch.Refused, ch.Reason = true, refusal.ZH+" / "+refusal.EN
 			if _, err := tx.ExecContext(ctx, `UPDATE ingest_datasets SET status = $1, status_reason = $2, updated_at = $3 WHERE resource_id = $4`,
 				statusRefused, ch.Reason, now, r.ID); err != nil {
@@ -467,7 +474,7 @@ func (s *Service) migrate(ctx context.Context, tx *store.Tx, ds *Dataset, r *cat
 // value of a retyped field through the new type's parser, and swaps it in.
 // One value that does not convert refuses the whole migration.
 func (s *Service) rebuild(ctx context.Context, tx *store.Tx, ds *Dataset, fields []catalog.Field, ch *SchemaChange) *apperr.Error {
-	tmp := liveTable(ds.ResourceID) + "_m" + strconv.FormatInt(s.now().UnixMicro(), 36)
+	tmp := liveTable(ds.ResourceID) + "_m" + strings.ReplaceAll(store.NewID(), "-", "")[20:]
 	if err := createTable(ctx, tx, tx.Dialect, tmp, fields, ds.Key); err != nil {
 		return refused(err.Error(), err.Error())
 	}
