@@ -24,6 +24,7 @@ import (
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ingest"
 	"shuqiao/internal/ledger"
+	"shuqiao/internal/open"
 	"shuqiao/internal/share"
 	"shuqiao/internal/store"
 )
@@ -95,6 +96,8 @@ type App struct {
 	// Share is sharing between orgs (share_request, share_dispute and
 	// share_suspension case kinds, the demand list, usage monitoring).
 	Share *share.Service
+	// Open is open data (open_application, open_review and open_risk case kinds).
+	Open *open.Service
 	// Ingest is aggregation: hosted datasets, loads, lineage, quality, objections.
 	Ingest *ingest.Service
 }
@@ -194,6 +197,14 @@ func (a *App) build(ctx context.Context) error {
 	if a.Share, err = share.New(ctx, a.DB, a.Ledger, a.Clock, a.Cases, a.Catalog, a.Gate, share.Options{Orgs: catalog.IdentityOrgs(a.Identity)}); err != nil {
 		return err
 	}
+	authorityOrg := ""
+	if o, err := a.Identity.Authority(ctx); err == nil {
+		authorityOrg = o.ID
+	}
+	if a.Open, err = open.New(ctx, a.DB, a.Ledger, a.Clock, a.Cases, a.Catalog, a.Gate, open.Options{Secret: secret,
+		Verify: open.IdentityVerifier(a.Identity), AuthorityOrgID: authorityOrg}); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -267,6 +278,7 @@ func (a *App) API() *httpapi.Server {
 		Catalog:  a.Catalog,
 		Gate:     a.Gate,
 		Share:    a.Share,
+		Open:     a.Open,
 		Ingest:   a.Ingest,
 		Clock:    a.Clock,
 		Log:      a.Log,
@@ -326,6 +338,8 @@ func (a *App) startWorkers(ctx context.Context) {
 	}()
 	go a.every(ctx, time.Hour, "prune expired sessions", a.Identity.Prune)
 	go a.every(ctx, 5*time.Minute, "check upstream services", a.Ingest.CheckAllHealth)
+	go a.every(ctx, time.Hour, "end public grants of entries no longer open", func(ctx context.Context) error { _, err := a.Open.Sync(ctx); return err })
+	go a.every(ctx, 24*time.Hour, "file open-data reviews", func(ctx context.Context) error { _, err := a.Open.RunReviews(ctx); return err })
 }
 
 // every runs fn now and then every period until ctx ends, logging failures.

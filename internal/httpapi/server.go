@@ -21,6 +21,7 @@ import (
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ingest"
 	"shuqiao/internal/ledger"
+	"shuqiao/internal/open"
 	"shuqiao/internal/share"
 )
 
@@ -45,6 +46,8 @@ type Deps struct {
 	Gate *gate.Service
 	// Share is sharing between orgs; nil leaves its routes out.
 	Share *share.Service
+	// Open is open data; nil leaves its routes out.
+	Open *open.Service
 }
 
 // Options tune the HTTP layer.
@@ -147,4 +150,5 @@ func (s *Server) routes() {
 		s.gateRoutes()
 	}
 	s.shareRoutes()
+	s.openRoutes()
 }

@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"shuqiao/internal/apperr"
+	"shuqiao/internal/open"
+)
+
+// Open data (R-OPN-1..6, R-DEV-6, R-PRS-7). Free of charge throughout.
+//
+//	GET  /api/v1/open/catalog?format=json|csv     the open catalog in bulk, with download URLs
+//	GET  /api/v1/open/data/{resource}             download (anyone for unconditional; grant holders for conditional)
+//	POST /api/v1/open/keys                        a free API key (shown once)
+//	POST /api/v1/open/applications                file a conditional open application (signed in, verified)
+//	POST /api/v1/open/requests                    "please open this" (anyone)
+//	GET  /api/v1/open/demand?not_open=1&days=N    demand ranking / open-priority list
+//	GET  /api/v1/open/reviews/due                 conditional entries due for review (authority)
+//	POST /api/v1/open/reviews/run                 file the due review cases (authority)
+//	POST /api/v1/open/risk/scan                   run the re-identification risk scan (authority)
+//	GET  /api/v1/open/risk/{resource}             an entry's latest risk scan (authority, providing org)
+//
+// Application, review and risk cases are decided through /api/v1/cases.
+func (s *Server) openRoutes() {
+	if s.Open == nil {
+		return
+	}
+	s.handle("GET /api/v1/open/catalog", s.openCatalog)
+	s.handle("GET /api/v1/open/data/{resource}", s.openData)
+	s.handle("POST /api/v1/open/keys", s.openIssueKey)
+	s.handle("POST /api/v1/open/applications", s.openApply)
+	s.handle("POST /api/v1/open/requests", s.openRequest)
+	s.handle("GET /api/v1/open/demand", s.openDemand)
+	s.handle("GET /api/v1/open/reviews/due", s.openDue)
+	s.handle("POST /api/v1/open/reviews/run", s.openRunReviews)
+	s.handle("POST /api/v1/open/risk/scan", s.openScan)
+	s.handle("GET /api/v1/open/risk/{resource}", s.openRisk)
+}
+
+func openRequester(r *http.Request) open.Requester {
+	key := r.Header.Get("X-Open-Key")
+	if key == "" {
+		key = r.URL.Query().Get("key")
+	}
+	return open.Requester{IP: clientIP(r), UserAgent: r.UserAgent(), APIKey: key}
+}
+
+func (s *Server) openCatalog(w http.ResponseWriter, r *http.Request) error {
+	format := r.URL.Query().Get("format")
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="open-catalog.csv"`)
+	} else {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
+	return s.Open.WriteCatalog(r.Context(), w, baseURL(r), format)
+}
+
+func (s *Server) openData(w http.ResponseWriter, r *http.Request) error {
+	req, err := gateRequest(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.Open.Download(r.Context(), open.DownloadRequest{Principal: req.Principal, Requester: openRequester(r), ResourceID: req.ResourceID,
+		Format: req.Format, Fields: req.Fields, Filter: req.Filter, Cursor: req.Cursor, Limit: req.Limit, GrantID: req.GrantID})
+	if err != nil {
+		return err
+	}
+	return s.writeDelivery(w, d)
+}
+
+func (s *Server) openIssueKey(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Name    string `json:"name"`
+		Contact string `json:"contact"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	k, err := s.Open.IssueKey(r.Context(), in.Name, in.Contact)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, k)
+	return nil
+}
+
+func (s *Server) openApply(w http.ResponseWriter, r *http.Request) error {
+	p, err := mustAuth(r)
+	if err != nil {
+		return err
+	}
+	var in open.Application
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	c, err := s.Open.Apply(r.Context(), p, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (s *Server) openRequest(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		ResourceID string `json:"resource_id"`
+		Note       string `json:"note"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := s.Open.RequestOpen(r.Context(), in.ResourceID, in.Note, openRequester(r)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "recorded"})
+	return nil
+}
+
+func (s *Server) openDemand(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	days := 365
+	if v := q.Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return apperr.Invalidf("open.bad_days", "days", "days 须为 1 到 3650", "days must be 1 to 3650")
+		}
+		days = n
+	}
+	notOpen := q.Get("not_open") == "1" || q.Get("not_open") == "true"
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	items, err := s.Open.Ranking(r.Context(), s.Clock.Now().Add(-time.Duration(days)*24*time.Hour), notOpen, limit)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []open.Demand{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+func (s *Server) openAuthority(r *http.Request) error {
+	p, err := mustAuth(r)
+	if err != nil {
+		return err
+	}
+	if !p.Has("authority_admin") {
+		return open.ErrForbidden
+	}
+	return nil
+}
+
+func (s *Server) openDue(w http.ResponseWriter, r *http.Request) error {
+	if err := s.openAuthority(r); err != nil {
+		return err
+	}
+	due, err := s.Open.DueReviews(r.Context())
+	if err != nil {
+		return err
+	}
+	if due == nil {
+		due = []open.Evidence{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": due})
+	return nil
+}
+
+func (s *Server) openRunReviews(w http.ResponseWriter, r *http.Request) error {
+	if err := s.openAuthority(r); err != nil {
+		return err
+	}
+	cases, err := s.Open.RunReviews(r.Context())
+	if err != nil {
+		return err
+	}
+	ids := []string{}
+	for _, c := range cases {
+		ids = append(ids, c.ID)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cases": ids})
+	return nil
+}
+
+func (s *Server) openScan(w http.ResponseWriter, r *http.Request) error {
+	if err := s.openAuthority(r); err != nil {
+		return err
+	}
+	scans, err := s.Open.ScanRisk(r.Context())
+	if err != nil {
+		return err
+	}
+	if scans == nil {
+		scans = []*open.RiskScan{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": scans})
+	return nil
+}
+
+func (s *Server) openRisk(w http.ResponseWriter, r *http.Request) error {
+	p, err := mustAuth(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.Catalog.Get(r.Context(), p, r.PathValue("resource"))
+	if err != nil {
+		return err
+	}
+	if !p.Has("authority_admin") && p.OrgID != res.OrgID {
+		return open.ErrForbidden
+	}
+	sc, err := s.Open.LatestRisk(r.Context(), res.ID)
+	if err != nil {
+		return err
+	}
+	if sc == nil {
+		return open.ErrNotFound.At("resource")
+	}
+	writeJSON(w, http.StatusOK, sc)
+	return nil
+}
