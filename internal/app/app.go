@@ -337,7 +337,7 @@ func (a *App) startWorkers(ctx context.Context) {
 		}
 	}()
 	go a.every(ctx, time.Hour, "prune expired sessions", a.Identity.Prune)
-	go a.every(ctx, 5*time.Minute, "check upstream services", a.Ingest.CheckAllHealth)
+	go a.every(ctx, 5*time.Minute, "ingest maintenance", a.Ingest.Maintain)
 	go a.every(ctx, time.Hour, "end public grants of entries no longer open", func(ctx context.Context) error { _, err := a.Open.Sync(ctx); return err })
 	go a.every(ctx, 24*time.Hour, "file open-data reviews", func(ctx context.Context) error { _, err := a.Open.RunReviews(ctx); return err })
 }

@@ -919,3 +919,34 @@ func (s *Service) ErrorReport(ctx context.Context, p identity.Principal, batchID
 	}
 	return rows.Err()
 }
+
+// StaleAfter is how long a batch may sit unfinished before Maintain aborts
+// it and drops its staged rows.
+const StaleAfter = 7 * 24 * time.Hour
+
+// Maintain runs the service's periodic work: it checks every upstream
+// service's health and aborts batches left unfinished for StaleAfter (a
+// loader that never came back), dropping their staging tables.
+func (s *Service) Maintain(ctx context.Context) error {
+	cut := store.Micros(s.now().Add(-StaleAfter))
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM ingest_batches WHERE status = $1 AND updated_at < $2 ORDER BY seq LIMIT 100`, BatchLoading, cut)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		stale = append(stale, id)
+	}
+	rows.Close()
+	for _, id := range stale {
+		if err := s.end(ctx, id, BatchAborted, "abandoned: unfinished for a week"); err != nil && !errors.Is(err, ErrBatchDone) {
+			return err
+		}
+	}
+	return s.CheckAllHealth(ctx)
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
@@ -282,6 +283,21 @@ func TestReplaceAtomicAndResume(t *testing.T) {
 		}
 		if _, err := e.s.Continue(e.ctx, st, b.ID, strings.NewReader(full), in); code(err) != "ingest.batch_done" {
 			t.Fatalf("continue a finished batch: %v", err)
+		}
+		// A batch left unfinished for a week is aborted with its stage.
+		left, err := e.s.Begin(e.ctx, st, r.ID, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clk.Advance(StaleAfter + time.Hour)
+		if err := e.s.Maintain(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.s.Batch(e.ctx, st, left.ID); got.Status != BatchAborted {
+			t.Fatalf("stale batch: %+v", got)
+		}
+		if _, err := db.ExecContext(e.ctx, `SELECT 1 FROM `+qi(left.stage)); err == nil {
+			t.Fatal("the stale batch's stage table is still there")
 		}
 	})
 }
