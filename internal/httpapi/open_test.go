@@ -1,0 +1,228 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"shuqiao/internal/identity"
+	"shuqiao/internal/store"
+	"shuqiao/internal/store/storetest"
+)
+
+// openEntry is a catalog entry of statistics without personal data, open as given.
+func openEntry(name string, open map[string]any, tags []string) map[string]any {
+	en := catalogEntry(name)
+	en["level"] = "general"
+	en["share"] = map[string]any{"attr": "unconditional"}
+	en["open"] = open
+	en["tags"] = tags
+	en["fields"] = []map[string]any{
+		{"name": "district", "label": "所属区", "type": "string", "required": true, "level": "general"},
+		{"name": "year", "label": "年份", "type": "integer", "required": true, "level": "general"},
+		{"name": "count", "label": "数量", "type": "integer", "level": "general"},
+	}
+	return en
+}
+
+// publishHosted publishes entry and loads rows into it through ingest (the
+// real load path; gate reads hosted rows from ingest). It returns the id.
+func (e *env) publishHosted(st *user, entry map[string]any, rows int) string {
+	e.t.Helper()
+	d := st.want(http.StatusCreated, st.do("POST", "/api/v1/catalog/resources", entry)).json(e.t)
+	id, code := d["resource_id"].(string), d["code"].(string)
+	st.want(http.StatusOK, st.do("POST", "/api/v1/catalog/resources/"+id+"/publish", map[string]any{"reason": "首次发布"}))
+	st.want(http.StatusCreated, st.do("POST", "/api/v1/ingest/datasets", map[string]any{"resource": code, "key": []string{"district", "year"}}))
+	var csv strings.Builder
+	csv.WriteString("district,year,count\n")
+	for i := 0; i < rows; i++ {
+		fmt.Fprintf(&csv, "%s,%d,%d\n", []string{"思明区", "湖里区", "集美区", "海沧区", "同安区", "翔安区"}[i%6], 2020+i/6, 10+i*7)
+	}
+	b := st.want(http.StatusCreated, st.raw("POST", "/api/v1/ingest/datasets/"+id+"/loads?mode=replace&source=stats.csv", "text/csv", []byte(csv.String()))).json(e.t)
+	if b["status"] != "applied" || b["rows_total"].(float64) != float64(rows) {
+		e.t.Fatalf("load: %v", b)
+	}
+	return id
+}
+
+// Open data over HTTP, every response checked against api/openapi.yaml:
+// anyone downloads an unconditional entry, without an account and free, as
+// CSV, XLSX and JSON, each a ledger disclose event with a requester
+// fingerprint and no address (R-OPN-1, R-DEV-6); anonymous downloads are
+// rate limited and a free API key raises the limit (R-OPN-1); a verified
+// enterprise applies for a conditional entry, the providing org and the
+// authority approve and it downloads under the grant, and a refusal's reason
+// reaches the applicant (R-OPN-2); a purpose-locked entry is refused on
+// download, on application and in the open catalog (R-PRS-7).
+func TestOpenAPI(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		root, _ := e.bootstrap()
+		_, _, st := e.catalogOrg(root, "wjw", "市卫生健康委员会", identity.KindDepartment, 31)
+		ent := root.want(http.StatusCreated, root.do("POST", "/api/v1/orgs", map[string]any{
+			"name": "某数据科技有限公司", "kind": "enterprise", "credit_code": identity.MakeCreditCode("91350200MA2600777"),
+		})).json(t)
+		entID := ent["id"].(string)
+		dev, _ := e.clientOf(root, entID, "医疗资源地图")
+		anon := e.anon()
+
+		pubID := e.publishHosted(st, openEntry("医疗机构数量", map[string]any{"attr": "unconditional"}, []string{"卫生"}), 12)
+		condID := e.publishHosted(st, openEntry("门诊就诊人次", map[string]any{"attr": "conditional", "conditions": "仅用于科研"}, []string{"卫生"}), 12)
+		camID := e.publishHosted(st, openEntry("公共场所视频点位人流统计", map[string]any{"attr": "unconditional"}, []string{"public_camera"}), 6)
+
+		// R-OPN-1, R-DEV-6: anyone, no account, free, three formats.
+		r := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+pubID+"?format=csv", nil))
+		if !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") || !strings.Contains(string(r.body), "思明区") || r.header.Get("Shuqiao-Records") != "12" {
+			t.Fatalf("csv: %v\n%s", r.header, r.body)
+		}
+		r = anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+pubID+"?format=xlsx", nil))
+		if !strings.Contains(r.header.Get("Content-Type"), "spreadsheetml") || !bytes.HasPrefix(r.body, []byte("PK")) {
+			t.Fatalf("xlsx: %v", r.header)
+		}
+		page := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+pubID+"?format=json", nil)).json(t)
+		if page["count"].(float64) != 12 || len(page["rows"].([]any)) != 12 {
+			t.Fatalf("json: %v", page)
+		}
+		publicGrant := page["grant_id"].(string)
+		if g := root.want(http.StatusOK, root.do("GET", "/api/v1/grants/"+publicGrant, nil)).json(t); g["kind"] != "open" || g["grantee_org_id"] != "" {
+			t.Fatalf("public grant: %v", g)
+		}
+		if _, err := e.app.Ledger.Integrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ev := root.want(http.StatusOK, root.do("GET", "/api/v1/ledger/events?action=disclose&resource="+pubID+"&limit=500", nil))
+		var downloads []map[string]any // the catalog's publication is a disclose event too
+		for _, it := range ev.json(t)["items"].([]any) {
+			if m := it.(map[string]any); strings.HasPrefix(fmt.Sprint(m["object"]), "open/download/") {
+				downloads = append(downloads, m)
+			}
+		}
+		if len(downloads) != 3 {
+			t.Fatalf("disclose events: %d: %s", len(downloads), ev.body)
+		}
+		for _, m := range downloads {
+			d := m["detail"].(map[string]any)
+			if fp, _ := d["requester_fingerprint"].(string); len(fp) != 32 || d["anonymous"] != true || d["free"] != true || m["grant_id"] != publicGrant {
+				t.Fatalf("disclose event: %v", m)
+			}
+		}
+		if bytes.Contains(ev.body, []byte("127.0.0.1")) || bytes.Contains(ev.body, []byte("::1")) || bytes.Contains(ev.body, []byte("Go-http-client")) {
+			t.Fatalf("a disclose event keeps the requester's address or user agent: %s", ev.body)
+		}
+
+		// R-OPN-1: the anonymous limit (burst 5), then a free API key raises it.
+		anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+pubID, nil))
+		anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+pubID, nil))
+		r = anon.want(http.StatusTooManyRequests, anon.do("GET", "/api/v1/open/data/"+pubID, nil))
+		if r.code(t) != "open.rate_limited" {
+			t.Fatalf("limit: %s", r.body)
+		}
+		anon.want(http.StatusUnprocessableEntity, anon.do("POST", "/api/v1/open/keys", map[string]any{"name": ""}))
+		k := anon.want(http.StatusCreated, anon.do("POST", "/api/v1/open/keys", map[string]any{"name": "医疗资源地图", "contact": "dev@example.com"})).json(t)
+		key := k["key"].(string)
+		for i := 0; i < 10; i++ {
+			anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+pubID+"?format=csv&key="+url.QueryEscape(key), nil))
+		}
+		if r = anon.want(http.StatusUnauthorized, anon.do("GET", "/api/v1/open/data/"+pubID+"?key=sqo_wrong", nil)); r.code(t) != "open.bad_key" {
+			t.Fatalf("bad key: %s", r.body)
+		}
+
+		// The open catalog in bulk, with download URLs; the locked entry is absent.
+		cat := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/catalog", nil))
+		if !strings.Contains(string(cat.body), "/api/v1/open/data/"+pubID+"?format=xlsx") || strings.Contains(string(cat.body), camID) || !strings.Contains(string(cat.body), condID) {
+			t.Fatalf("open catalog: %s", cat.body)
+		}
+		cat = anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/catalog?format=csv", nil))
+		if !strings.HasPrefix(cat.header.Get("Content-Type"), "text/csv") || !strings.Contains(string(cat.body), "csv_url") {
+			t.Fatalf("csv catalog: %s", cat.body)
+		}
+
+		// R-OPN-2: a conditional entry needs an approved application.
+		e.clock.Advance(time.Minute) // the anonymous bucket refills
+		if r = anon.want(http.StatusForbidden, anon.do("GET", "/api/v1/open/data/"+condID, nil)); r.code(t) != "open.conditional" {
+			t.Fatalf("anonymous conditional: %s", r.body)
+		}
+		app := map[string]any{"resource_id": condID, "scenario": "城市医疗资源分布研究", "fields": []string{"district", "count"}, "days": 90,
+			"commitments": map[string]any{"authenticity": true, "compliance": true, "security": true, "no_third_party": false}}
+		anon.want(http.StatusUnauthorized, anon.do("POST", "/api/v1/open/applications", app))
+		if r = dev.want(http.StatusUnprocessableEntity, dev.do("POST", "/api/v1/open/applications", app)); r.code(t) != "open.commitments" {
+			t.Fatalf("commitments: %s", r.body)
+		}
+		app["commitments"].(map[string]any)["no_third_party"] = true
+		cs := dev.want(http.StatusCreated, dev.do("POST", "/api/v1/open/applications", app)).json(t)
+		caseID := cs["id"].(string)
+		if cs["kind"] != "open_application" || cs["state"] != "submitted" {
+			t.Fatalf("case: %v", cs)
+		}
+		if a := cs["payload"].(map[string]any)["applicant"].(map[string]any); a["type"] != "enterprise" || a["name"] != "某数据科技有限公司" {
+			t.Fatalf("applicant: %v", a)
+		}
+		root.want(http.StatusConflict, root.do("POST", "/api/v1/cases/"+caseID+"/actions/approve", map[string]any{"reason": "同意"}))
+		st.want(http.StatusOK, st.do("POST", "/api/v1/cases/"+caseID+"/actions/concur", map[string]any{"reason": "同意"}))
+		st.want(http.StatusForbidden, st.do("POST", "/api/v1/cases/"+caseID+"/actions/approve", map[string]any{"reason": "同意"}))
+		cs = root.want(http.StatusOK, root.do("POST", "/api/v1/cases/"+caseID+"/actions/approve", map[string]any{"reason": "同意开放"})).json(t)
+		if cs["state"] != "approved" {
+			t.Fatalf("approved: %v", cs)
+		}
+		page = dev.want(http.StatusOK, dev.do("GET", "/api/v1/open/data/"+condID+"?format=json", nil)).json(t)
+		if fmt.Sprint(page["fields"]) != "[district count]" || page["count"].(float64) != 12 {
+			t.Fatalf("conditional download: %v", page)
+		}
+		if r = dev.want(http.StatusForbidden, dev.do("GET", "/api/v1/open/data/"+condID+"?fields=year", nil)); r.code(t) != "gate.field_not_granted" {
+			t.Fatalf("outside the application: %s", r.body)
+		}
+		// The applicant's grant carries the scenario and the commitments.
+		g := dev.want(http.StatusOK, dev.do("GET", "/api/v1/grants/"+page["grant_id"].(string), nil)).json(t)
+		if g["kind"] != "open" || g["purpose"] != "城市医疗资源分布研究" || g["case_id"] != caseID || !strings.Contains(g["terms"].(string), "第三方") {
+			t.Fatalf("applicant's grant: %v", g)
+		}
+		// An unconditional entry needs no application.
+		app["resource_id"] = pubID
+		if r = dev.want(http.StatusUnprocessableEntity, dev.do("POST", "/api/v1/open/applications", app)); r.code(t) != "open.unconditional" {
+			t.Fatalf("unconditional application: %s", r.body)
+		}
+
+		// R-OPN-2: a refusal with a reason the applicant reads.
+		app["resource_id"], app["fields"], app["scenario"] = condID, []string{"year"}, "另一场景"
+		refused := dev.want(http.StatusCreated, dev.do("POST", "/api/v1/open/applications", app)).json(t)["id"].(string)
+		st.want(http.StatusUnprocessableEntity, st.do("POST", "/api/v1/cases/"+refused+"/actions/refuse", map[string]any{}))
+		reason := "年份可从无条件开放的医疗机构数量获取"
+		st.want(http.StatusOK, st.do("POST", "/api/v1/cases/"+refused+"/actions/refuse", map[string]any{"reason": reason}))
+		got := dev.want(http.StatusOK, dev.do("GET", "/api/v1/cases/"+refused, nil)).json(t)
+		if d := got["decision"].(map[string]any); got["state"] != "refused" || d["outcome"] != "refused" || d["reason"] != reason {
+			t.Fatalf("refusal: %v", got)
+		}
+
+		// R-PRS-7: the purpose-locked entry is refused on download and on application.
+		for _, u := range []*user{anon, dev} {
+			if r = u.want(http.StatusForbidden, u.do("GET", "/api/v1/open/data/"+camID+"?format=csv", nil)); r.code(t) != "open.purpose_locked" {
+				t.Fatalf("locked download: %s", r.body)
+			}
+		}
+		app["resource_id"], app["fields"] = camID, []string{"district"}
+		if r = dev.want(http.StatusForbidden, dev.do("POST", "/api/v1/open/applications", app)); r.code(t) != "open.purpose_locked" {
+			t.Fatalf("locked application: %s", r.body)
+		}
+
+		// R-OPN-5: "please open this" and the ranking; R-OPN-3, R-OPN-6 for the authority.
+		anon.want(http.StatusAccepted, anon.do("POST", "/api/v1/open/requests", map[string]any{"resource_id": condID, "note": "希望无条件开放"}))
+		dm := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/demand?days=30", nil)).json(t)["items"].([]any)
+		// score = downloads + 5×applications + 10×requests: 1 + 10 + 10 for the conditional entry, 15 downloads for the other.
+		if len(dm) != 2 || dm[0].(map[string]any)["resource_id"] != condID || dm[0].(map[string]any)["score"].(float64) != 21 || dm[1].(map[string]any)["score"].(float64) != 15 {
+			t.Fatalf("demand: %v", dm)
+		}
+		anon.want(http.StatusUnprocessableEntity, anon.do("GET", "/api/v1/open/demand?days=0", nil))
+		if pr := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/demand?not_open=1", nil)).json(t)["items"].([]any); len(pr) != 1 || pr[0].(map[string]any)["resource_id"] != condID {
+			t.Fatalf("open-priority list: %v", pr)
+		}
+		dev.want(http.StatusForbidden, dev.do("GET", "/api/v1/open/reviews/due", nil))
+		root.want(http.StatusOK, root.do("GET", "/api/v1/open/reviews/due", nil))
+		root.want(http.StatusOK, root.do("POST", "/api/v1/open/reviews/run", nil))
+	})
+}
