@@ -153,11 +153,13 @@ func Seed(ctx context.Context, a *app.App, progress func(done, total int)) ([]Lo
 	if err := seedCatalog(ctx, a, authority.ID); err != nil {
 		return nil, err
 	}
-	shareLogins, err := seedShare(ctx, a, authP)
-	if err != nil {
+	// Datasets first: they give some entries new data items, and sharing
+	// grants must name the items the entries end up with.
+	if err := seedDatasets(ctx, a); err != nil {
 		return nil, err
 	}
-	if err := seedDatasets(ctx, a); err != nil {
+	shareLogins, err := seedShare(ctx, a, authP)
+	if err != nil {
 		return nil, err
 	}
 	// The business application's token comes right after the admin, so

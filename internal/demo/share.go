@@ -7,13 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"time"
 
 	"shuqiao/internal/app"
 	"shuqiao/internal/casework"
 	"shuqiao/internal/catalog"
-	"shuqiao/internal/gate"
 	"shuqiao/internal/identity"
+	"shuqiao/internal/ingest"
 	"shuqiao/internal/share"
 )
 
@@ -32,8 +33,9 @@ const ShareAppName = "低保核查系统"
 // demand list and a dispute before the city government complete the
 // picture. It returns the application's login line (its token).
 //
-// Hosted rows come from an in-memory source set on the gate, because the
-// demo has no ingest yet; they last as long as the process.
+// Entries without a demo dataset get 200 synthetic records loaded through
+// ingest, the path every org's data takes, so the gate serves them from the
+// store like any hosted data.
 func seedShare(ctx context.Context, a *app.App, authP identity.Principal) ([]Login, error) {
 	if a.Share == nil || a.Gate == nil || a.Catalog == nil {
 		return nil, nil
@@ -63,23 +65,11 @@ func seedShare(ctx context.Context, a *app.App, authP identity.Principal) ([]Log
 		return nil, err
 	}
 
-	rows := gate.NewMemorySource()
-	surnames := []string{"陈", "林", "黄", "张", "李", "王", "吴", "刘", "蔡", "杨"}
-	given := []string{"伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰"}
 	for r, res := range pick {
-		var keys []string
-		var data []map[string]any
-		for i := 0; i < 200; i++ {
-			keys = append(keys, fmt.Sprintf("%06d", i))
-			row := map[string]any{}
-			for _, f := range res.Fields {
-				row[f.Name] = demoValue(f, i, r, surnames[i%len(surnames)]+given[(i*7)%len(given)])
-			}
-			data = append(data, row)
+		if err := loadShareRows(ctx, a, res, r); err != nil {
+			return nil, err
 		}
-		rows.Put(res.ID, keys, data)
 	}
-	a.Gate.UseRows(rows)
 	popFields, exitFields, insFields := simpleFields(pop, 3), simpleFields(exit, 2), simpleFields(insured, 2)
 	outside := ""
 	for _, f := range pop.Fields {
@@ -305,4 +295,50 @@ func demoValue(f catalog.Field, i, r int, name string) any {
 		return []string{"350203", "350205", "350206", "350211", "350212", "350213"}[i%6]
 	}
 	return fmt.Sprintf("%s-%04d", f.Label, i)
+}
+
+// loadShareRows gives a picked entry a dataset and records, unless the
+// datasets demo already loaded it.
+func loadShareRows(ctx context.Context, a *app.App, res *catalog.Resource, r int) error {
+	p := ingest.System(res.OrgID)
+	if ds, err := a.Ingest.Dataset(ctx, p, res.ID); err == nil && ds != nil {
+		return nil
+	}
+	// The key is a plain text item (no code list, not personal), made unique.
+	key := ""
+	for _, f := range res.Fields {
+		if f.Type == "string" && f.CodeList == "" && !f.Personal {
+			key = f.Name
+			break
+		}
+	}
+	if key == "" {
+		return fmt.Errorf("demo: share: %s has no text data item to key its records by", res.Name)
+	}
+	if _, err := a.Ingest.CreateDataset(ctx, p, res.ID, ingest.DatasetInput{Key: []string{key}}); err != nil {
+		return fmt.Errorf("demo: share: dataset for %s: %w", res.Name, err)
+	}
+	surnames := []string{"陈", "林", "黄", "张", "李", "王", "吴", "刘", "蔡", "杨"}
+	given := []string{"伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰"}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	for i := 0; i < 200; i++ {
+		row := map[string]any{}
+		for _, f := range res.Fields {
+			row[f.Name] = demoValue(f, i, r, surnames[i%len(surnames)]+given[(i*7)%len(given)])
+		}
+		row[key] = fmt.Sprintf("%s-%06d", key, i)
+		if err := enc.Encode(row); err != nil {
+			return err
+		}
+	}
+	batch, err := a.Ingest.Load(ctx, p, res.ID, strings.NewReader(b.String()), ingest.LoadInput{
+		Mode: ingest.Replace, Policy: ingest.AcceptValid, Format: ingest.NDJSON, Source: "share-demo.ndjson"})
+	if err != nil {
+		return fmt.Errorf("demo: share: load %s: %w", res.Name, err)
+	}
+	if batch.Status != ingest.BatchApplied || batch.RowsStaged == 0 {
+		return fmt.Errorf("demo: share: load %s: %s %s", res.Name, batch.Status, batch.Reason)
+	}
+	return nil
 }
