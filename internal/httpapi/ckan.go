@@ -8,6 +8,7 @@ import (
 
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/catalog"
+	"shuqiao/internal/open"
 )
 
 // The CKAN-compatible read API (R-CAT-4): enough of CKAN's action API for
@@ -107,7 +108,19 @@ func (s *Server) ckanAction(r *http.Request, action string) (any, error) {
 		if res.Status != catalog.StatusPublished {
 			return nil, catalog.ErrNotFound
 		}
-		return catalog.ToCKAN(base, res, &cfg.Taxonomy), nil
+		pkg := catalog.ToCKAN(base, res, &cfg.Taxonomy)
+		if s.Open != nil && open.Downloadable(res) {
+			// Unconditional open data: the resources are the free downloads
+			// themselves, so CKAN clients and harvesters fetch the data (R-OPN-1).
+			pkg.Resources = pkg.Resources[:0]
+			for _, f := range open.Formats {
+				pkg.Resources = append(pkg.Resources, catalog.CKANResource{ID: res.ID + "-open-" + f, PackageID: res.ID,
+					Name: res.Name + " (" + strings.ToUpper(f) + ")", Format: strings.ToUpper(f), URL: open.DownloadURL(base, res.ID, f),
+					Description: "无条件开放数据，免费下载，无需注册 (open data: free download, no account)"})
+			}
+			pkg.NumResources = len(pkg.Resources)
+		}
+		return pkg, nil
 	case "package_search":
 		rows, err := ckanInt(r, "rows", 10, 1000)
 		if err != nil {

@@ -57,7 +57,8 @@ func (e *env) publishHosted(st *user, entry map[string]any, rows int) string {
 // rate limited and a free API key raises the limit (R-OPN-1); a verified
 // enterprise applies for a conditional entry, the providing org and the
 // authority approve and it downloads under the grant, and a refusal's reason
-// reaches the applicant (R-OPN-2); a purpose-locked entry is refused on
+// reaches the applicant (R-OPN-2); CKAN's package_show lists an
+// unconditional entry's downloads as resources (R-OPN-1); a purpose-locked entry is refused on
 // download, on application and in the open catalog (R-PRS-7).
 func TestOpenAPI(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
@@ -145,6 +146,37 @@ func TestOpenAPI(t *testing.T) {
 
 		// R-OPN-2: a conditional entry needs an approved application.
 		e.clock.Advance(time.Minute) // the anonymous bucket refills
+
+		// R-OPN-1: CKAN's package_show of an unconditional entry lists its
+		// downloads as resources, so CKAN clients fetch the data itself.
+		ckan := func(id string) map[string]any {
+			t.Helper()
+			m := anon.want(http.StatusOK, anon.do("GET", "/api/3/action/package_show?id="+id, nil)).json(t)
+			return m["result"].(map[string]any)
+		}
+		pk := ckan(pubID)
+		if pk["num_resources"].(float64) != 4 {
+			t.Fatalf("package_show: %v", pk)
+		}
+		formats := map[string]string{}
+		for _, x := range pk["resources"].([]any) {
+			m := x.(map[string]any)
+			formats[m["format"].(string)] = m["url"].(string)
+		}
+		for _, f := range []string{"CSV", "XLSX", "JSON", "NDJSON"} {
+			if want := e.srv.URL + "/api/v1/open/data/" + pubID + "?format=" + strings.ToLower(f); formats[f] != want {
+				t.Fatalf("package_show resource %s: %q, want %q", f, formats[f], want)
+			}
+		}
+		dl := anon.want(http.StatusOK, anon.do("GET", strings.TrimPrefix(formats["CSV"], e.srv.URL), nil))
+		if !strings.HasPrefix(dl.header.Get("Content-Type"), "text/csv") || !strings.Contains(string(dl.body), "湖里区") {
+			t.Fatalf("CKAN resource URL: %s", dl.body)
+		}
+		for _, id := range []string{condID, camID} {
+			if strings.Contains(fmt.Sprint(ckan(id)["resources"]), "/api/v1/open/data/") {
+				t.Fatalf("package_show of a conditional or locked entry offers downloads: %v", ckan(id))
+			}
+		}
 		if r = anon.want(http.StatusForbidden, anon.do("GET", "/api/v1/open/data/"+condID, nil)); r.code(t) != "open.conditional" {
 			t.Fatalf("anonymous conditional: %s", r.body)
 		}
@@ -213,8 +245,8 @@ func TestOpenAPI(t *testing.T) {
 		// R-OPN-5: "please open this" and the ranking; R-OPN-3, R-OPN-6 for the authority.
 		anon.want(http.StatusAccepted, anon.do("POST", "/api/v1/open/requests", map[string]any{"resource_id": condID, "note": "希望无条件开放"}))
 		dm := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/demand?days=30", nil)).json(t)["items"].([]any)
-		// score = downloads + 5×applications + 10×requests: 1 + 10 + 10 for the conditional entry, 15 downloads for the other.
-		if len(dm) != 2 || dm[0].(map[string]any)["resource_id"] != condID || dm[0].(map[string]any)["score"].(float64) != 21 || dm[1].(map[string]any)["score"].(float64) != 15 {
+		// score = downloads + 5×applications + 10×requests: 1 + 10 + 10 for the conditional entry, 16 downloads for the other.
+		if len(dm) != 2 || dm[0].(map[string]any)["resource_id"] != condID || dm[0].(map[string]any)["score"].(float64) != 21 || dm[1].(map[string]any)["score"].(float64) != 16 {
 			t.Fatalf("demand: %v", dm)
 		}
 		anon.want(http.StatusUnprocessableEntity, anon.do("GET", "/api/v1/open/demand?days=0", nil))

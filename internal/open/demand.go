@@ -139,6 +139,14 @@ func DownloadURL(base, resourceID, format string) string {
 	return strings.TrimRight(base, "/") + "/api/v1/open/data/" + resourceID + "?format=" + format
 }
 
+// Downloadable reports whether anyone may download r, free and without an
+// account: a published local entry, open unconditionally, hosted (not a
+// service interface) and not purpose-locked (R-OPN-1, R-PRS-7).
+func Downloadable(r *catalog.Resource) bool {
+	return r != nil && r.Status == catalog.StatusPublished && r.Remote == nil && r.Open.Attr == catalog.Unconditional &&
+		r.Delivery.Mode != catalog.ServiceAPI && !PurposeLocked(r)
+}
+
 // Catalog lists the open catalog (purpose-locked entries never appear), with
 // download URLs of unconditional entries under base.
 func (s *Service) Catalog(ctx context.Context, base string) ([]Listing, error) {
@@ -156,7 +164,7 @@ func (s *Service) Catalog(ctx context.Context, base string) ([]Listing, error) {
 		for _, f := range r.Fields {
 			l.Fields = append(l.Fields, f.Name)
 		}
-		if r.Open.Attr == catalog.Unconditional && r.Delivery.Mode != catalog.ServiceAPI {
+		if Downloadable(r) {
 			l.Downloads = map[string]string{}
 			for _, f := range Formats {
 				l.Downloads[f] = DownloadURL(base, r.ID, f)
