@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"shuqiao/internal/apperr"
+	"shuqiao/internal/catalog"
 	"shuqiao/internal/gate/filter"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
@@ -118,6 +119,55 @@ func badGrant(field, zh, en string) error {
 	return &apperr.Error{Kind: apperr.Invalid, Code: ErrBadGrant.Code, ZH: ErrBadGrant.ZH + "：" + zh, EN: ErrBadGrant.EN + ": " + en, Field: field}
 }
 
+// Purpose lock (R-PRS-7). Data collected by public-place image capture or
+// personal identity-recognition devices may be used only to maintain public
+// security. The catalog has no attribute for how data was collected, so an
+// entry carrying one of these tags is purpose-locked (docs/decisions/0101,
+// 0102).
+var PurposeLockTags = []string{
+	"purpose_lock:public_security",
+	"public_camera", "identity_device",
+	"公共场所图像采集", "公共场所视频", "身份识别设备", "仅限公共安全",
+}
+
+// PurposeLocked reports whether r is purpose-locked to public security.
+func PurposeLocked(r *catalog.Resource) bool {
+	if r == nil {
+		return false
+	}
+	for _, t := range r.Tags {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if slices.Contains(PurposeLockTags, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// PublicSecurityPurpose is the prefix that marks a grant's purpose as
+// maintaining public security, e.g. "public_security: 追查在逃人员" or
+// "公共安全：重大活动安保". Only such grants may be made for a purpose-locked
+// resource (docs/decisions/0102).
+const PublicSecurityPurpose = "public_security:"
+
+// IsPublicSecurityPurpose reports whether purpose is marked as public
+// security ("public_security:" or "公共安全：" / "公共安全:") and says what for.
+func IsPublicSecurityPurpose(purpose string) bool {
+	purpose = strings.TrimSpace(purpose)
+	for _, p := range []string{PublicSecurityPurpose, "公共安全：", "公共安全:"} {
+		if rest, ok := strings.CutPrefix(purpose, p); ok {
+			return strings.TrimSpace(rest) != ""
+		}
+	}
+	return false
+}
+
+// ErrPurposeLocked refuses a grant of a purpose-locked resource that is open
+// or not for public security.
+var ErrPurposeLocked = apperr.New(apperr.Forbidden, "gate.purpose_locked",
+	"公共场所图像采集、个人身份识别设备采集的数据仅用于维护公共安全，不得开放，也不得为其他目的共享（R-PRS-7）；公共安全用途须以“公共安全：”注明",
+	"data from public-place cameras and identity devices is used only for public security: it is never opened nor shared for any other purpose (R-PRS-7); mark a public-security purpose with \"public_security:\"")
+
 // CreateGrant validates spec against the catalog entry and records a new
 // active grant in tx, with a ledger event in the same transaction. by is
 // who decided it (the approver of a case, or the consumer for an
@@ -140,6 +190,9 @@ func (s *Service) CreateGrant(ctx context.Context, tx *store.Tx, by identity.Pri
 	res, err := s.resources.Resource(ctx, spec.ResourceID)
 	if err != nil {
 		return nil, err
+	}
+	if PurposeLocked(res) && (spec.Kind == KindOpen || !IsPublicSecurityPurpose(purpose)) {
+		return nil, ErrPurposeLocked.At("purpose")
 	}
 	have := map[string]filter.Type{}
 	for _, f := range res.Fields {

@@ -242,6 +242,16 @@ func TestOpenAPI(t *testing.T) {
 			t.Fatalf("locked application: %s", r.body)
 		}
 
+		// R-PRS-7 beyond open: sharing it for another purpose is refused by the
+		// gate; a public-security purpose, marked as such, is not.
+		_, _, gaj := e.catalogOrg(root, "gaj", "市公安局", identity.KindDepartment, 32)
+		decl := map[string]any{"resource_id": camID, "scenario": "城市客流规划", "legal_duty": "《城乡规划法》", "fields": []string{"district", "count"}}
+		if r = gaj.want(http.StatusForbidden, gaj.do("POST", "/api/v1/share/grants", decl)); r.code(t) != "gate.purpose_locked" {
+			t.Fatalf("locked share: %s", r.body)
+		}
+		decl["scenario"], decl["legal_duty"] = "公共安全：重大活动人流管控", "《中华人民共和国人民警察法》第六条"
+		gaj.want(http.StatusCreated, gaj.do("POST", "/api/v1/share/grants", decl))
+
 		// R-OPN-5: "please open this" and the ranking; R-OPN-3, R-OPN-6 for the authority.
 		anon.want(http.StatusAccepted, anon.do("POST", "/api/v1/open/requests", map[string]any{"resource_id": condID, "note": "希望无条件开放"}))
 		dm := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/demand?days=30", nil)).json(t)["items"].([]any)

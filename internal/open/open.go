@@ -32,7 +32,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"errors"
-	"strings"
 	"time"
 
 	"shuqiao/internal/apperr"
@@ -193,28 +192,13 @@ var (
 // Purpose lock (R-PRS-7). The catalog has no dedicated attribute for where
 // data was collected, so the lock is a catalog tag (docs/decisions/0101):
 // an entry carrying any of these tags is public-place camera or
-// identity-device data, purpose-locked to public security.
-var PurposeLockTags = []string{
-	"purpose_lock:public_security",
-	"public_camera", "identity_device",
-	"公共场所图像采集", "公共场所视频", "身份识别设备", "仅限公共安全",
-}
+// identity-device data, purpose-locked to public security. The tags and the
+// check live in gate, whose CreateGrant also refuses open grants and grants
+// for any other purpose (docs/decisions/0102).
+var PurposeLockTags = gate.PurposeLockTags
 
 // PurposeLocked reports whether r is purpose-locked to public security.
-func PurposeLocked(r *catalog.Resource) bool {
-	if r == nil {
-		return false
-	}
-	for _, t := range r.Tags {
-		t = strings.ToLower(strings.TrimSpace(t))
-		for _, l := range PurposeLockTags {
-			if t == l {
-				return true
-			}
-		}
-	}
-	return false
-}
+func PurposeLocked(r *catalog.Resource) bool { return gate.PurposeLocked(r) }
 
 // resource returns a published, local catalog entry as the public sees it.
 func (s *Service) resource(ctx context.Context, id string) (*catalog.Resource, error) {

@@ -148,24 +148,26 @@ func TestPurposeLock(t *testing.T) {
 				t.Fatal("purpose-locked entry in the open catalog")
 			}
 		}
-		// A public grant made directly at the gate (e.g. before the tag was
-		// set) is terminated by Sync and serves nobody afterwards.
-		var g *gate.Grant
-		if err := e.db.InTx(e.ctx, func(tx *store.Tx) error {
-			var err error
-			g, err = e.gate.CreateGrant(e.ctx, tx, system, gate.GrantSpec{ResourceID: e.cam.ID, Fields: []string{"district"}, Purpose: PublicPurpose, Kind: gate.KindOpen})
-			if err != nil {
-				return err
-			}
-			_, err = tx.ExecContext(e.ctx, `INSERT INTO open_public_grants (resource_id, grant_id, created_at) VALUES ($1,$2,0)`, e.cam.ID, g.ID)
-			return err
-		}); err != nil {
+		// A public grant made before the tag was set is terminated by Sync
+		// and serves nobody afterwards.
+		late := e.publish("gaj", "卡口过车统计", catalog.Sharing{Attr: catalog.Unconditional}, []string{"交通"}, e.pub.Fields)
+		e.rows.Put(late.ID, []string{"1"}, []map[string]any{{"district": "思明区", "year": int64(2025), "count": int64(3)}})
+		g, err := e.s.PublicGrant(e.ctx, late.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := catalog.DraftUpdate{Entry: late.Entry}
+		u.Tags = []string{"交通", "identity_device"}
+		if _, err := e.cat.UpdateDraft(e.ctx, steward("gaj"), late.ID, u); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.cat.Publish(e.ctx, steward("gaj"), late.ID, catalog.PublishInput{Reason: "标注为身份识别设备采集"}); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := e.s.Sync(e.ctx); err != nil || n != 1 {
 			t.Fatalf("sync %d %v", n, err)
 		}
-		_, err = e.gate.Deliver(e.ctx, gate.Request{ResourceID: e.cam.ID, Format: gate.JSON})
+		_, err = e.gate.Deliver(e.ctx, gate.Request{ResourceID: late.ID, Format: gate.JSON, GrantID: g.ID})
 		e.wantCode(err, gate.ErrTerminated.Code)
 		// Demand for it never puts it on the open-priority list.
 		if err := e.s.RequestOpen(e.ctx, e.cam.ID, "请开放", Requester{IP: "1.2.3.4"}); err != nil {
@@ -176,6 +178,57 @@ func TestPurposeLock(t *testing.T) {
 			if d.ResourceID == e.cam.ID {
 				t.Fatal("purpose-locked entry on the open-priority list")
 			}
+		}
+	})
+}
+
+// R-PRS-7 beyond open: the gate itself refuses any grant of a purpose-locked
+// resource that is open or not for public security, whichever service asks
+// (share, market, operator…); a grant marked "public_security:" or
+// "公共安全：" with a stated scenario is allowed.
+func TestPurposeLockGrants(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, Options{})
+		grant := func(kind gate.Kind, org, purpose string) (*gate.Grant, error) {
+			var g *gate.Grant
+			err := e.db.InTx(e.ctx, func(tx *store.Tx) error {
+				var err error
+				g, err = e.gate.CreateGrant(e.ctx, tx, authority, gate.GrantSpec{ResourceID: e.cam.ID, GranteeOrgID: org, Fields: []string{"district", "count"}, Purpose: purpose, Kind: kind})
+				return err
+			})
+			return g, err
+		}
+		for _, c := range []struct {
+			kind    gate.Kind
+			org     string
+			purpose string
+		}{
+			{gate.KindUnconditional, "wjw", "城市客流规划"},
+			{gate.KindConditional, "wjw", "城市客流规划"},
+			{gate.KindMarket, "ent", "商业选址"},
+			{gate.KindOperator, "ent", "授权运营"},
+			{gate.KindService, "auth", "风险扫描"},
+			{gate.KindConditional, "wjw", "public_security:"}, // no scenario stated
+			{gate.KindConditional, "wjw", "为了公共安全：人流分析"},      // not marked, only mentioned
+			{gate.KindOpen, "", "public_security: 公开"},        // never opened, whatever the purpose
+			{gate.KindOpen, "ent", "公共安全：重大活动安保"},
+		} {
+			_, err := grant(c.kind, c.org, c.purpose)
+			if code(err) != gate.ErrPurposeLocked.Code {
+				t.Fatalf("%s grant for %q: %v, want %s", c.kind, c.purpose, err, gate.ErrPurposeLocked.Code)
+			}
+		}
+		for _, p := range []string{"公共安全：重大活动安保", "public_security: 追查在逃人员", "公共安全:反恐防范"} {
+			if _, err := grant(gate.KindConditional, "auth", p); err != nil {
+				t.Fatalf("public-security grant %q: %v", p, err)
+			}
+		}
+		// An unlocked resource is unaffected.
+		if err := e.db.InTx(e.ctx, func(tx *store.Tx) error {
+			_, err := e.gate.CreateGrant(e.ctx, tx, authority, gate.GrantSpec{ResourceID: e.pub.ID, GranteeOrgID: "ent", Fields: []string{"district"}, Purpose: "商业选址", Kind: gate.KindMarket})
+			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
