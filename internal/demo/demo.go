@@ -162,6 +162,9 @@ func Seed(ctx context.Context, a *app.App, progress func(done, total int)) ([]Lo
 	if err != nil {
 		return nil, err
 	}
+	if err := seedOpen(ctx, a, authP); err != nil {
+		return nil, err
+	}
 	// The business application's token comes right after the admin, so
 	// the demo prints it.
 	logins = append(logins[:1], append(shareLogins, logins[1:]...)...)
