@@ -39,6 +39,7 @@ const (
 type fingerprinter struct {
 	alg     mask.Algorithm
 	grantID string
+	gid0    []byte // grantID ‖ 0
 	key     []byte
 	trace   []byte
 	m, t    hash.Hash
@@ -46,7 +47,7 @@ type fingerprinter struct {
 }
 
 func (s *Service) fingerprinter(grantID string) *fingerprinter {
-	f := &fingerprinter{alg: s.opts.MaskAlgorithm, grantID: grantID, key: derive(s.pseudKey, grantID), trace: s.traceKey}
+	f := &fingerprinter{alg: s.opts.MaskAlgorithm, grantID: grantID, gid0: append([]byte(grantID), 0), key: derive(s.pseudKey, grantID), trace: s.traceKey}
 	f.m = hmac.New(f.newHash(), f.key)
 	f.t = hmac.New(sha256.New, f.trace)
 	return f
@@ -66,8 +67,7 @@ func (f *fingerprinter) Apply(v string) string {
 	var sum [64]byte
 	prefix := hex.AppendEncode(f.buf[:0], f.m.Sum(sum[:0]))[:pseudoPrefix]
 	f.t.Reset()
-	io.WriteString(f.t, f.grantID)
-	f.t.Write([]byte{0})
+	f.t.Write(f.gid0)
 	f.t.Write(prefix)
 	var out [pseudoLen]byte
 	copy(out[:], prefix)

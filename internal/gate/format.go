@@ -123,14 +123,27 @@ func hasControl(s string) bool {
 	return false
 }
 
-func appendObject(b []byte, fields []string, vals []any) []byte {
-	b = append(b, '{')
+// objectKeys encodes each field's member prefix once per delivery:
+// `{"a":`, `,"b":`, …
+func objectKeys(fields []string) [][]byte {
+	keys := make([][]byte, len(fields))
 	for i, f := range fields {
-		if i > 0 {
-			b = append(b, ',')
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
 		}
-		b = appendJSONString(b, f)
-		b = append(b, ':')
+		k := appendJSONString([]byte{sep}, f)
+		keys[i] = append(k, ':')
+	}
+	return keys
+}
+
+func appendObject(b []byte, keys [][]byte, vals []any) []byte {
+	if len(keys) == 0 {
+		return append(b, "{}"...)
+	}
+	for i, k := range keys {
+		b = append(b, k...)
 		b = appendJSONValue(b, vals[i])
 	}
 	return append(b, '}')
@@ -139,13 +152,13 @@ func appendObject(b []byte, fields []string, vals []any) []byte {
 type jsonEnc struct {
 	w      io.Writer
 	meta   pageMeta
-	fields []string
+	fields [][]byte
 	buf    []byte
 	n      int
 }
 
 func (e *jsonEnc) begin(fields []string) error {
-	e.fields = fields
+	e.fields = objectKeys(fields)
 	b := append(e.buf[:0], `{"resource_id":`...)
 	b = appendJSONString(b, e.meta.ResourceID)
 	b = append(b, `,"grant_id":`...)
@@ -185,11 +198,11 @@ func (e *jsonEnc) end(count int, next string) error {
 
 type ndjsonEnc struct {
 	w      io.Writer
-	fields []string
+	fields [][]byte
 	buf    []byte
 }
 
-func (e *ndjsonEnc) begin(fields []string) error { e.fields = fields; return nil }
+func (e *ndjsonEnc) begin(fields []string) error { e.fields = objectKeys(fields); return nil }
 func (e *ndjsonEnc) row(vals []any) error {
 	b := appendObject(e.buf[:0], e.fields, vals)
 	b = append(b, '\n')

@@ -140,15 +140,17 @@ func (r *recorder) commit(batch []*recordJob) {
 
 func (r *recorder) write(ctx context.Context, tx *store.Tx, batch []*recordJob) error {
 	events := make([]ledger.Event, 0, len(batch))
+	ds := make([]*Delivery, 0, len(batch))
 	for _, j := range batch {
 		if j.d != nil {
-			if err := r.s.insertDelivery(ctx, tx, j.d); err != nil {
-				return err
-			}
+			ds = append(ds, j.d)
 			events = append(events, j.d.event)
 		} else {
 			events = append(events, *j.ev)
 		}
+	}
+	if err := r.s.insertDeliveries(ctx, tx, ds); err != nil {
+		return err
 	}
 	return r.s.led.Append(ctx, tx, events...)
 }

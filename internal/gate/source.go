@@ -2,8 +2,8 @@ package gate
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +36,14 @@ type Query struct {
 // from fn stops the scan with that error.
 type RowSource interface {
 	Scan(ctx context.Context, resourceID string, q Query, fn func(key string, row map[string]any) error) error
+}
+
+// ColumnSource is a RowSource that can also hand rows over as values in
+// q.Fields order (nil for a missing value), sparing a map per row. The gate
+// uses it when a source offers it; vals is only valid during the call.
+type ColumnSource interface {
+	RowSource
+	ScanColumns(ctx context.Context, resourceID string, q Query, fn func(key string, vals []any) error) error
 }
 
 // MemorySource is a RowSource over rows held in memory: for tests, demos
@@ -105,18 +113,38 @@ type SQLSource struct {
 	// Table returns the table (a trusted, quoted name), its key column and
 	// the column expression of each field for a resource.
 	Table func(ctx context.Context, resourceID string) (table, key string, cols map[string]filter.Column, err error)
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Scan implements RowSource.
 func (s *SQLSource) Scan(ctx context.Context, resourceID string, q Query, fn func(string, map[string]any) error) error {
+	return s.ScanColumns(ctx, resourceID, q, func(key string, vals []any) error {
+		row := make(map[string]any, len(q.Fields))
+		for i, f := range q.Fields {
+			if vals[i] != nil {
+				row[f] = vals[i]
+			}
+		}
+		return fn(key, row)
+	})
+}
+
+// maxStmts bounds the prepared statements an SQLSource keeps (one per
+// distinct query shape: table, fields and filter structure; never values).
+const maxStmts = 256
+
+// ScanColumns implements ColumnSource: rows come as values in q.Fields
+// order, without a map per row.
+func (s *SQLSource) ScanColumns(ctx context.Context, resourceID string, q Query, fn func(string, []any) error) error {
 	table, key, cols, err := s.Table(ctx, resourceID)
 	if err != nil {
 		return err
 	}
 	sel := make([]string, 0, len(q.Fields)+1)
 	sel = append(sel, key)
-	fields := slices.Clone(q.Fields)
-	for _, f := range fields {
+	for _, f := range q.Fields {
 		c, ok := cols[f]
 		if !ok {
 			return fmt.Errorf("gate: resource %s has no column for %s", resourceID, f)
@@ -134,7 +162,17 @@ func (s *SQLSource) Scan(ctx context.Context, resourceID string, q Query, fn fun
 	}
 	args = append(args, q.Limit)
 	query += fmt.Sprintf(` ORDER BY %s LIMIT $%d`, key, len(args))
-	rows, err := s.DB.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	if st := s.stmt(ctx, query); st != nil {
+		if rows, err = st.QueryContext(ctx, args...); err != nil {
+			// The table may have changed under the statement (a schema
+			// migration): forget it and run the query afresh.
+			s.dropStmt(query)
+			rows, err = s.DB.QueryContext(ctx, query, args...)
+		}
+	} else {
+		rows, err = s.DB.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return fmt.Errorf("gate: read rows: %w", err)
 	}
@@ -145,22 +183,62 @@ func (s *SQLSource) Scan(ctx context.Context, resourceID string, q Query, fn fun
 		ptrs[i] = &vals[i]
 	}
 	for rows.Next() {
+		clear(vals)
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		row := make(map[string]any, len(fields))
-		for i, f := range fields {
-			v := vals[i+1]
-			if b, ok := v.([]byte); ok {
-				v = string(b)
-			}
-			if v != nil {
-				row[f] = v
+		for i := 1; i < len(vals); i++ {
+			if b, ok := vals[i].([]byte); ok {
+				vals[i] = string(b)
 			}
 		}
-		if err := fn(filter.Text(vals[0]), row); err != nil {
+		if err := fn(filter.Text(vals[0]), vals[1:]); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// stmt returns query prepared on the pool (database/sql prepares it once
+// per connection and reuses it), so a call does not pay for parsing its
+// SELECT. Only query shapes are cached: every value is a bind parameter.
+// nil: not cached (too many shapes, or preparing failed).
+func (s *SQLSource) stmt(ctx context.Context, query string) *sql.Stmt {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st
+	}
+	if len(s.stmts) >= maxStmts {
+		return nil
+	}
+	st, err := s.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st
+}
+
+func (s *SQLSource) dropStmt(query string) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		_ = st.Close()
+		delete(s.stmts, query)
+	}
+}
+
+// Close releases the prepared statements.
+func (s *SQLSource) Close() error {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	for q, st := range s.stmts {
+		_ = st.Close()
+		delete(s.stmts, q)
+	}
+	return nil
 }
