@@ -166,7 +166,9 @@ func seedOpen(ctx context.Context, a *app.App, authP identity.Principal) error {
 	}
 
 	// Demand: "please open this" for a not-open entry (R-OPN-5).
-	wanted := find(func(r *catalog.Resource) bool { return r.Open.Attr == catalog.None && strings.Contains(r.Name, "停车场") })
+	wanted := find(func(r *catalog.Resource) bool {
+		return r.Open.Attr == catalog.None && strings.Contains(r.Name, "停车场")
+	})
 	if wanted == nil {
 		wanted = find(func(r *catalog.Resource) bool { return r.Open.Attr == catalog.None })
 	}

@@ -158,7 +158,7 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 	m := hmac.New(sha256.New, opts.Secret)
 	m.Write([]byte("open/requester-fingerprint"))
 	s := &Service{db: db, led: led, clock: clk, cw: cw, cat: cat, gate: g, opts: opts, fpKey: m.Sum(nil), limits: newLimiter(clk)}
-	for _, k := range []casework.Kind{s.applicationKind(), s.reviewKind(), s.riskKind()} {
+	for _, k := range []casework.Kind{s.applicationKind(), s.reviewKind(), s.riskKind(), s.conversionKind()} {
 		if err := cw.Register(k); err != nil {
 			return nil, err
 		}
