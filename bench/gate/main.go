@@ -48,6 +48,7 @@ type config struct {
 	rows    int
 	quick   bool
 	noInteg bool
+	idle    int
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&c.rows, "rows", 20000, "rows in the hosted dataset")
 	flag.BoolVar(&c.quick, "quick", false, "tiny run: a smoke test, not a measurement")
 	flag.BoolVar(&c.noInteg, "no-integrator", false, "do not run the ledger integrator during the load (diagnosis only)")
+	flag.IntVar(&c.idle, "idle-conns", 0, "database/sql idle connections kept (0: the store's default); diagnosis of connection churn")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
 	if *prof != "" {
@@ -95,6 +97,9 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer db.Close()
+	if c.idle > 0 {
+		db.SetMaxIdleConns(c.idle)
+	}
 	led, err := ledger.New(ctx, db, clock.Real{}, ledger.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
