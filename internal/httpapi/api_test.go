@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -414,5 +415,34 @@ func TestHomePage(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 200 || !bytes.Contains(b, []byte("数桥")) {
 		t.Fatalf("home: %d", res.StatusCode)
+	}
+}
+
+// Metrics are labelled by route and access logs name the caller, though
+// both are learnt by layers inside the logging middleware.
+func TestAccessLogAndMetricsKnowRouteAndCaller(t *testing.T) {
+	db := storetest.OpenTestSQLite(t)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	a, err := app.New(context.Background(), db, app.Config{DataDir: t.TempDir()}, log, clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	e := &env{t: t, app: a, srv: srv}
+	root, _ := e.bootstrap()
+	root.want(http.StatusOK, root.do("GET", "/api/v1/me", nil))
+	res, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !bytes.Contains(b, []byte(`route="GET /api/v1/me"`)) {
+		t.Fatalf("metrics lack the route label:\n%s", b)
+	}
+	if !regexp.MustCompile(`path=/api/v1/me route="GET /api/v1/me" status=200 .* user=\S{8,}`).Match(logs.Bytes()) {
+		t.Fatalf("access log lacks the route or the caller:\n%s", logs.String())
 	}
 }

@@ -21,6 +21,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyPrincipal
+	keyRoute
 )
 
 var (
@@ -42,6 +43,13 @@ const (
 	ScopeRead  = "api:read"
 	ScopeWrite = "api:write"
 )
+
+// accessInfo carries back to the access log what inner layers learn on
+// copies of the request: who called and which route served them.
+type accessInfo struct {
+	route     string
+	principal identity.Principal
+}
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(keyRequestID).(string)
@@ -89,12 +97,13 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		info := &accessInfo{}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), keyRoute, info)))
+		route := info.route
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		d := time.Since(start)
-		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
 		}
@@ -102,7 +111,7 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
 			return
 		}
-		p := principalOf(r)
+		p := info.principal
 		s.Log.InfoContext(r.Context(), "http",
 			"method", r.Method, "path", r.URL.Path, "route", route, "status", sw.status,
 			"bytes", sw.bytes, "ms", float64(d.Microseconds())/1000,
@@ -174,6 +183,9 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 				}
 				p = sp
 			}
+		}
+		if info, ok := r.Context().Value(keyRoute).(*accessInfo); ok {
+			info.principal = p
 		}
 		if p.MustChangePassword && !allowedBeforePasswordChange(r) {
 			s.writeError(w, r, errMustChangePassword)

@@ -91,7 +91,19 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
 // Handler returns the root handler with the middleware chain applied.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withAccessLog(s.withRecover(s.withAuth(s.mux))))
+	return s.withRequestID(s.withAccessLog(s.withRecover(s.withAuth(s.routed(s.mux)))))
+}
+
+// routed tells the access log which route served the request: the mux sets
+// Pattern on the request it is handed, which the middleware above has
+// copied with WithContext, so the pattern is carried back through the context.
+func (s *Server) routed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		if info, ok := r.Context().Value(keyRoute).(*accessInfo); ok {
+			info.route = r.Pattern
+		}
+	})
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.
