@@ -269,8 +269,27 @@ func (a *App) Handler() http.Handler {
 	return a.API().Handler()
 }
 
+// SeedHandler is the HTTP handler for requests the platform makes of itself
+// while seeding (the demo's own calls): warnings and errors are logged, the
+// access line of each call is not.
+func (a *App) SeedHandler() http.Handler {
+	return a.api(slog.New(warnOnly{a.Log.Handler()})).Handler()
+}
+
+// warnOnly passes on only records of level warn and above.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(as)} }
+func (h warnOnly) WithGroup(name string) slog.Handler    { return warnOnly{h.Handler.WithGroup(name)} }
+
 // API builds the HTTP API over the app's services.
-func (a *App) API() *httpapi.Server {
+func (a *App) API() *httpapi.Server { return a.api(a.Log) }
+
+func (a *App) api(log *slog.Logger) *httpapi.Server {
 	return httpapi.New(httpapi.Deps{
 		Identity: a.Identity,
 		Ledger:   a.Ledger,
@@ -281,7 +300,7 @@ func (a *App) API() *httpapi.Server {
 		Open:     a.Open,
 		Ingest:   a.Ingest,
 		Clock:    a.Clock,
-		Log:      a.Log,
+		Log:      log,
 		Ready:    a.DB.PingContext,
 		Version:  Version,
 	}, httpapi.Options{SecureCookies: a.Config.SecureCookies})

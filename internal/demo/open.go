@@ -116,7 +116,7 @@ func seedOpen(ctx context.Context, a *app.App, authP identity.Principal) error {
 
 	// Anyone downloads the unconditional entries, free and without an
 	// account, through the app's HTTP endpoint.
-	h := a.Handler()
+	h := a.SeedHandler()
 	for i, r := range []*catalog.Resource{bus, hosp, stats} {
 		for _, format := range []string{"json", "csv"} {
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/open/data/"+r.ID+"?format="+format, nil).WithContext(ctx)

@@ -142,7 +142,7 @@ func seedShare(ctx context.Context, a *app.App, authP identity.Principal) ([]Log
 		return nil, fmt.Errorf("demo: share: token: %w", err)
 	}
 	// It calls through the gate's HTTP endpoint; each answer is checked.
-	h := a.Handler()
+	h := a.SeedHandler()
 	call := func(path string, want int, wantCode string) error {
 		req := httptest.NewRequest(http.MethodGet, path, nil).WithContext(ctx)
 		req.Header.Set("Authorization", "Bearer "+tok.Token)
