@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"shuqiao/internal/catalog"
+
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/open"
 )
@@ -21,8 +23,11 @@ import (
 //	POST /api/v1/open/reviews/run                 file the due review cases (authority)
 //	POST /api/v1/open/risk/scan                   run the re-identification risk scan (authority)
 //	GET  /api/v1/open/risk/{resource}             an entry's latest risk scan (authority, providing org)
+//	POST /api/v1/open/derivations                 an anonymised derivative of a not-open entry (providing org; R-OPN-4)
+//	POST /api/v1/open/conversions                 propose opening by derivative or consent (an open_conversion case; R-OPN-4)
+//	GET  /api/v1/open/openings?resource=ID        an entry's approved openings (R-OPN-4)
 //
-// Application, review and risk cases are decided through /api/v1/cases.
+// Application, review, risk and conversion cases are decided through /api/v1/cases.
 func (s *Server) openRoutes() {
 	if s.Open == nil {
 		return
@@ -37,6 +42,9 @@ func (s *Server) openRoutes() {
 	s.handle("POST /api/v1/open/reviews/run", s.openRunReviews)
 	s.handle("POST /api/v1/open/risk/scan", s.openScan)
 	s.handle("GET /api/v1/open/risk/{resource}", s.openRisk)
+	s.handle("POST /api/v1/open/derivations", s.openDerive)
+	s.handle("POST /api/v1/open/conversions", s.openPropose)
+	s.handle("GET /api/v1/open/openings", s.openOpenings)
 }
 
 func openRequester(r *http.Request) open.Requester {
@@ -219,5 +227,101 @@ func (s *Server) openRisk(w http.ResponseWriter, r *http.Request) error {
 		return open.ErrNotFound.At("resource")
 	}
 	writeJSON(w, http.StatusOK, sc)
+	return nil
+}
+
+// openDerive makes an anonymised derivative of a not-open hosted entry
+// (R-OPN-4). Open keeps the derivation record, not the rows (decision 0103),
+// so the CSV comes back once, with the record: inline in the JSON answer
+// (field csv), or as the body with format=csv (the derivation id, content
+// hash and risk figures in headers), ready to load through ingest.
+func (s *Server) openDerive(w http.ResponseWriter, r *http.Request) error {
+	p, err := mustAuth(r)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		return apperr.Invalidf("open.bad_format", "format", "format 须为 json 或 csv", "format must be json or csv")
+	}
+	var spec open.DeriveSpec
+	if err := decodeJSON(r, &spec); err != nil {
+		return err
+	}
+	dv, err := s.Open.Derive(r.Context(), p, spec)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Shuqiao-Derivation-Id", dv.ID)
+	h.Set("Shuqiao-Content-Sha256", dv.ContentHash)
+	if format == "csv" {
+		h.Set("Shuqiao-Records", strconv.Itoa(dv.Report.Records))
+		h.Set("Shuqiao-Min-Class", strconv.Itoa(dv.Result.MinClass))
+		h.Set("Shuqiao-At-Risk", strconv.FormatFloat(dv.Report.ProsecutorAtRisk, 'f', -1, 64))
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+		h.Set("Content-Disposition", `attachment; filename="derivation-`+dv.ID+`.csv"`)
+		w.WriteHeader(http.StatusCreated)
+		_, err := w.Write(dv.CSV)
+		return err
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		*open.Derivation
+		CSV string `json:"csv"`
+	}{dv, string(dv.CSV)})
+	return nil
+}
+
+// openPropose files an open_conversion case (R-OPN-4): opening resource_id,
+// either the derivative entry holding a derivation's rows (path derivative)
+// or the not-open entry itself on the right holder's consent (path consent).
+func (s *Server) openPropose(w http.ResponseWriter, r *http.Request) error {
+	p, err := mustAuth(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ResourceID   string        `json:"resource_id"`
+		Path         string        `json:"path"`
+		Attr         catalog.Attr  `json:"attr"`
+		Conditions   string        `json:"conditions"`
+		Reason       string        `json:"reason"`
+		DerivationID string        `json:"derivation_id"`
+		Consent      *open.Consent `json:"consent"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.ResourceID == "" {
+		return open.ErrUnavailable.At("resource_id")
+	}
+	c, err := s.Open.ProposeOpening(r.Context(), p, in.ResourceID, open.OpeningPayload{Path: in.Path, Attr: in.Attr, Conditions: in.Conditions,
+		Reason: in.Reason, DerivationID: in.DerivationID, Consent: in.Consent})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+// openOpenings lists an entry's approved openings (R-OPN-4) to whoever may
+// see the entry in the catalog.
+func (s *Server) openOpenings(w http.ResponseWriter, r *http.Request) error {
+	id := r.URL.Query().Get("resource")
+	if id == "" {
+		return apperr.Invalidf("open.resource_required", "resource", "须指定数据资源", "resource is required")
+	}
+	res, err := s.Catalog.Get(r.Context(), principalOf(r), id)
+	if err != nil {
+		return err
+	}
+	ops, err := s.Open.Openings(r.Context(), res.ID)
+	if err != nil {
+		return err
+	}
+	if ops == nil {
+		ops = []open.Opening{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": ops})
 	return nil
 }

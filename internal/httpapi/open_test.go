@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -266,5 +268,133 @@ func TestOpenAPI(t *testing.T) {
 		dev.want(http.StatusForbidden, dev.do("GET", "/api/v1/open/reviews/due", nil))
 		root.want(http.StatusOK, root.do("GET", "/api/v1/open/reviews/due", nil))
 		root.want(http.StatusOK, root.do("POST", "/api/v1/open/reviews/run", nil))
+	})
+}
+
+// R-OPN-4 over HTTP, every response checked against api/openapi.yaml: the
+// providing org derives an anonymised CSV of a not-open hosted entry (k, the
+// quasi-identifiers' hierarchies, masks) with its risk report, proposes
+// opening its derivative entry with the derivation, and the authority
+// approves through the case actions; the opening is listed. A proposal on
+// the right holder's consent cannot be refused without a reason, and the
+// refusal's reason reaches the org.
+func TestOpenConversionAPI(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		root, _ := e.bootstrap()
+		_, _, st := e.catalogOrg(root, "wjw", "市卫生健康委员会", identity.KindDepartment, 41)
+		_, _, other := e.catalogOrg(root, "jyj", "市教育局", identity.KindDepartment, 42)
+		anon := e.anon()
+
+		field := func(name, label, typ string, personal bool) map[string]any {
+			return map[string]any{"name": name, "label": label, "type": typ, "level": "general", "personal": personal}
+		}
+		src := catalogEntry("慢性病患者随访记录")
+		src["level"], src["tags"] = "general", []string{"卫生"}
+		src["fields"] = []map[string]any{field("full_name", "姓名", "string", true), field("age", "年龄", "integer", false),
+			field("gender", "性别", "string", false), field("diagnosis", "诊断", "string", false)}
+		d := st.want(http.StatusCreated, st.do("POST", "/api/v1/catalog/resources", src)).json(t)
+		srcID, srcCode := d["resource_id"].(string), d["code"].(string)
+		st.want(http.StatusOK, st.do("POST", "/api/v1/catalog/resources/"+srcID+"/publish", map[string]any{"reason": "首次发布"}))
+		st.want(http.StatusCreated, st.do("POST", "/api/v1/ingest/datasets", map[string]any{"resource": srcCode, "key": []string{"full_name"}}))
+		var csv strings.Builder
+		csv.WriteString("full_name,age,gender,diagnosis\n")
+		for i := 0; i < 60; i++ {
+			fmt.Fprintf(&csv, "%s%d,%d,%s,%s\n", []string{"陈伟", "林芳", "黄强"}[i%3], i, 20+i%40, []string{"男", "女"}[i%2], []string{"糖尿病", "高血压"}[i%2])
+		}
+		st.want(http.StatusCreated, st.raw("POST", "/api/v1/ingest/datasets/"+srcID+"/loads?mode=replace&source=followup.csv", "text/csv", []byte(csv.String())))
+
+		var ages strings.Builder
+		for a := 20; a < 60; a++ {
+			fmt.Fprintf(&ages, "%d;%d-%d;*\n", a, a/10*10, a/10*10+9)
+		}
+		spec := map[string]any{"source_id": srcID, "fields": []string{"full_name", "age", "gender", "diagnosis"}, "qis": []string{"age", "gender"},
+			"hierarchies": map[string]string{"age": ages.String(), "gender": "男;*\n女;*\n"}, "k": 5,
+			"masks": map[string]any{"full_name": map[string]any{"op": "suppress"}}}
+
+		// Derive: the providing org only, with valid parameters.
+		anon.want(http.StatusUnauthorized, anon.do("POST", "/api/v1/open/derivations", spec))
+		if r := other.want(http.StatusForbidden, other.do("POST", "/api/v1/open/derivations", spec)); r.code(t) != "open.not_provider" {
+			t.Fatalf("another org derived: %s", r.body)
+		}
+		spec["k"] = 1
+		if r := st.want(http.StatusUnprocessableEntity, st.do("POST", "/api/v1/open/derivations", spec)); r.code(t) != "open.derivation" {
+			t.Fatalf("k=1: %s", r.body)
+		}
+		spec["k"] = 5
+		dv := st.want(http.StatusCreated, st.do("POST", "/api/v1/open/derivations", spec))
+		m := dv.json(t)
+		dvID := m["id"].(string)
+		res, rep := m["result"].(map[string]any), m["report"].(map[string]any)
+		if dv.header.Get("Shuqiao-Derivation-Id") != dvID || res["min_class"].(float64) < 5 || rep["prosecutor_max"].(float64) > 0.2 || m["content_hash"] == "" {
+			t.Fatalf("derivation: %v %s", dv.header, dv.body)
+		}
+		out := m["csv"].(string)
+		if !strings.HasPrefix(out, "full_name,age,gender,diagnosis\n") || strings.ContainsAny(out, "陈林黄") || strings.Contains(out, ",25,") || !strings.Contains(out, ",20-29,") {
+			t.Fatalf("derivative not masked and generalised:\n%s", out)
+		}
+		sum := sha256.Sum256([]byte(out))
+		if hex.EncodeToString(sum[:]) != m["content_hash"] {
+			t.Fatalf("content hash %v does not cover the CSV", m["content_hash"])
+		}
+		// The CSV as the body, ready for ingest.
+		raw := st.want(http.StatusCreated, st.do("POST", "/api/v1/open/derivations?format=csv", spec))
+		if !strings.HasPrefix(raw.header.Get("Content-Type"), "text/csv") || raw.header.Get("Shuqiao-Derivation-Id") == "" ||
+			raw.header.Get("Shuqiao-Min-Class") == "" || !strings.HasPrefix(string(raw.body), "full_name,age,gender,diagnosis\n") {
+			t.Fatalf("derivation as CSV: %v\n%s", raw.header, raw.body)
+		}
+
+		// The org's derivative entry, proposed for opening with the derivation.
+		der := catalogEntry("慢性病随访统计（匿名化）")
+		der["level"], der["tags"] = "general", []string{"卫生"}
+		der["open"] = map[string]any{"attr": "none", "basis": "待转为开放审核", "reason": "匿名化衍生数据，待审核"}
+		der["fields"] = []map[string]any{field("full_name", "姓名（已隐去）", "string", false), field("age", "年龄段", "string", false),
+			field("gender", "性别", "string", false), field("diagnosis", "诊断", "string", false)}
+		d = st.want(http.StatusCreated, st.do("POST", "/api/v1/catalog/resources", der)).json(t)
+		derID := d["resource_id"].(string)
+		st.want(http.StatusOK, st.do("POST", "/api/v1/catalog/resources/"+derID+"/publish", map[string]any{"reason": "首次发布"}))
+		prop := map[string]any{"resource_id": derID, "path": "derivative", "attr": "unconditional", "reason": "匿名化后满足5-匿名，重识别风险低于阈值", "derivation_id": dvID}
+		if r := other.want(http.StatusForbidden, other.do("POST", "/api/v1/open/conversions", prop)); r.code(t) != "open.not_provider" {
+			t.Fatalf("another org proposed: %s", r.body)
+		}
+		cs := st.want(http.StatusCreated, st.do("POST", "/api/v1/open/conversions", prop)).json(t)
+		caseID := cs["id"].(string)
+		pl := cs["payload"].(map[string]any)
+		if cs["kind"] != "open_conversion" || cs["state"] != "submitted" || pl["derivation"].(map[string]any)["content_hash"] != m["content_hash"] {
+			t.Fatalf("conversion case: %v", cs)
+		}
+		if _, ok := pl["derivation"].(map[string]any)["report"].(map[string]any)["prosecutor_at_risk"]; !ok {
+			t.Fatalf("the case lacks the risk report: %v", pl)
+		}
+		st.want(http.StatusForbidden, st.do("POST", "/api/v1/cases/"+caseID+"/actions/approve", map[string]any{"reason": "自己批准"}))
+		if got := root.want(http.StatusOK, root.do("POST", "/api/v1/cases/"+caseID+"/actions/approve", map[string]any{"reason": "风险报告表明重识别风险可接受"})).json(t); got["state"] != "approved" {
+			t.Fatalf("approve: %v", got)
+		}
+		ops := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/openings?resource="+derID, nil)).json(t)["items"].([]any)
+		if len(ops) != 1 || ops[0].(map[string]any)["case_id"] != caseID || ops[0].(map[string]any)["path"] != "derivative" || ops[0].(map[string]any)["derivation_id"] != dvID {
+			t.Fatalf("openings: %v", ops)
+		}
+		anon.want(http.StatusUnprocessableEntity, anon.do("GET", "/api/v1/open/openings", nil))
+
+		// On the right holder's consent: incomplete consent is refused at filing;
+		// the authority's refusal needs a reason, which the org reads.
+		consent := map[string]any{"holder": "某某科技有限公司", "credential": "91350200MA2600009X", "given_at": e.clock.Now().Add(-24 * time.Hour).Format(time.RFC3339),
+			"expires_at": e.clock.Now().AddDate(1, 0, 0).Format(time.RFC3339), "fields": []string{"age", "diagnosis"}, "use": "同意以有条件开放方式向社会公开", "evidence": ""}
+		cprop := map[string]any{"resource_id": srcID, "path": "consent", "attr": "conditional", "conditions": "限科研使用", "reason": "数据权利人书面同意开放", "consent": consent}
+		if r := st.want(http.StatusUnprocessableEntity, st.do("POST", "/api/v1/open/conversions", cprop)); r.code(t) != "open.text" || r.json(t)["field"] != "payload.consent.evidence" {
+			t.Fatalf("consent without evidence: %s", r.body)
+		}
+		consent["evidence"] = "授权同意书 2026-0042 号"
+		c2 := st.want(http.StatusCreated, st.do("POST", "/api/v1/open/conversions", cprop)).json(t)["id"].(string)
+		root.want(http.StatusUnprocessableEntity, root.do("POST", "/api/v1/cases/"+c2+"/actions/refuse", map[string]any{}))
+		reason := "同意书未载明权利人对开放范围的确认"
+		root.want(http.StatusOK, root.do("POST", "/api/v1/cases/"+c2+"/actions/refuse", map[string]any{"reason": reason}))
+		got := st.want(http.StatusOK, st.do("GET", "/api/v1/cases/"+c2, nil)).json(t)
+		if dc := got["decision"].(map[string]any); got["state"] != "refused" || dc["outcome"] != "refused" || dc["reason"] != reason {
+			t.Fatalf("consent refusal: %v", got)
+		}
+		if ops := st.want(http.StatusOK, st.do("GET", "/api/v1/open/openings?resource="+srcID, nil)).json(t)["items"].([]any); len(ops) != 0 {
+			t.Fatalf("a refused proposal was listed as an opening: %v", ops)
+		}
 	})
 }
