@@ -40,16 +40,6 @@ func readTable(path string, w io.Writer) (*table.Table, error) {
 	return table.ReadFile(path)
 }
 
-func privacyList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func newPrivacyScanCmd() *cobra.Command {
 	var asJSON bool
 	var sample, importantScale int
@@ -113,7 +103,7 @@ Suppressed records are left out of the output unless --keep-suppressed.`,
 			if err != nil {
 				return err
 			}
-			cfg.QIs = privacyList(qi)
+			cfg.QIs = splitList(qi)
 			if cfg.Hierarchies, err = anon.LoadHierarchies(hdir); err != nil {
 				return err
 			}
@@ -192,7 +182,7 @@ func newPrivacyRiskCmd() *cobra.Command {
 					return err
 				}
 			}
-			rep, err := anon.Risk(t, privacyList(qi), pop, threshold)
+			rep, err := anon.Risk(t, splitList(qi), pop, threshold)
 			if err != nil {
 				return err
 			}
