@@ -4,7 +4,10 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const src = new URL("../src/", import.meta.url).pathname;
-const dictText = readFileSync(join(src, "strings.ts"), "utf8");
+// The dictionary is src/strings.ts plus the per-area files it spreads in from src/strings/.
+const dictText = [join(src, "strings.ts"), ...readdirSync(join(src, "strings")).map((f) => join(src, "strings", f))]
+  .map((f) => readFileSync(f, "utf8"))
+  .join("\n");
 const entries = new Map();
 for (const m of dictText.matchAll(/^\s*"([^"]+)":\s*\[\s*"((?:[^"\\]|\\.)*)",\s*"((?:[^"\\]|\\.)*)"\s*\]/gm)) {
   entries.set(m[1], [m[2], m[3]]);
@@ -21,7 +24,7 @@ for (const [k, [zh, en]] of entries) {
 function walk(dir) {
   return readdirSync(dir).flatMap((f) => {
     const p = join(dir, f);
-    return statSync(p).isDirectory() ? walk(p) : /\.tsx?$/.test(f) && f !== "strings.ts" ? [p] : [];
+    return statSync(p).isDirectory() ? walk(p) : /\.tsx?$/.test(f) && f !== "strings.ts" && !p.includes("/strings/") ? [p] : [];
   });
 }
 const used = new Set();

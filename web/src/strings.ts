@@ -1,7 +1,12 @@
 // Every string the UI shows: [中文, English]. Chinese is the default.
 // scripts/check-i18n.mjs fails the build when a key used in the code is missing.
 
+import { openStrings } from "./strings/open";
+import { consoleStrings } from "./strings/console";
+
 export const dict: Record<string, [string, string]> = {
+  ...openStrings,
+  ...consoleStrings,
   "app.title": ["数桥 · 公共数据资源平台", "Shuqiao · Public Data Platform"],
   "app.name": ["数桥", "Shuqiao"],
   "app.tagline": ["公共数据资源平台", "Public data platform"],
