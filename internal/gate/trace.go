@@ -76,8 +76,9 @@ func (s *Service) Trace(ctx context.Context, file []byte) (*TraceResult, error) 
 	}
 	for _, g := range grants {
 		n := 0
+		b := tagCipher(s.traceKey, s.opts.MaskAlgorithm, g.ID)
 		for _, t := range tokens {
-			if tagMatches(s.traceKey, g.ID, t) {
+			if tagMatches(b, t) {
 				n++
 			}
 		}

@@ -157,8 +157,7 @@ type Partial struct {
 func (p Partial) Name() string { return fmt.Sprintf("partial(%d,%d)", p.KeepPrefix, p.KeepSuffix) }
 
 func (p Partial) Apply(v string) string {
-	r := []rune(v)
-	n := len(r)
+	n := utf8.RuneCountInString(v)
 	if n == 0 {
 		return v
 	}
@@ -170,10 +169,19 @@ func (p Partial) Apply(v string) string {
 	if c == 0 {
 		c = '*'
 	}
-	for i := pre; i < n-suf; i++ {
-		r[i] = c
+	// Built in one allocation: this runs for every masked cell of every
+	// delivery.
+	var b strings.Builder
+	b.Grow(len(v) + (n-pre-suf)*utf8.RuneLen(c))
+	i := 0
+	for _, r := range v {
+		if i >= pre && i < n-suf {
+			r = c
+		}
+		b.WriteRune(r)
+		i++
 	}
-	return string(r)
+	return b.String()
 }
 
 // Pseudonym replaces a value with a keyed hash: the same value and key give
