@@ -216,6 +216,21 @@ func TestOpenAPI(t *testing.T) {
 		if g["kind"] != "open" || g["purpose"] != "城市医疗资源分布研究" || g["case_id"] != caseID || !strings.Contains(g["terms"].(string), "第三方") {
 			t.Fatalf("applicant's grant: %v", g)
 		}
+		// R-OPN-2: the grant is the applicant's own: a colleague in the same
+		// enterprise, a person or another of its applications, is refused.
+		root.want(http.StatusCreated, root.do("POST", "/api/v1/orgs/"+entID+"/users", map[string]any{
+			"username": "ent.analyst", "display_name": "数据分析师", "password": "analyst-pass-2026", "roles": []string{"developer"},
+		}))
+		colleague := e.login("ent.analyst", "analyst-pass-2026")
+		otherApp, _ := e.clientOf(root, entID, "另一个应用")
+		for _, u := range []*user{colleague, otherApp} {
+			if r = u.want(http.StatusForbidden, u.do("GET", "/api/v1/open/data/"+condID+"?format=json", nil)); r.code(t) != "open.not_applicant" {
+				t.Fatalf("a colleague of the applicant downloaded: %s", r.body)
+			}
+			if r = u.want(http.StatusForbidden, u.do("GET", "/api/v1/open/data/"+condID+"?grant="+page["grant_id"].(string), nil)); r.code(t) != "open.not_applicant" {
+				t.Fatalf("a colleague of the applicant downloaded naming the grant: %s", r.body)
+			}
+		}
 		// An unconditional entry needs no application.
 		app["resource_id"] = pubID
 		if r = dev.want(http.StatusUnprocessableEntity, dev.do("POST", "/api/v1/open/applications", app)); r.code(t) != "open.unconditional" {

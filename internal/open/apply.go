@@ -213,7 +213,10 @@ func (s *Service) applicationKind() casework.Kind {
 // grantOnApproval creates the applicant's grant in the approval's
 // transaction: kind open, the applicant's org (and API client, if a client
 // applied), the scenario, exactly the fields applied for, the expiry and the
-// commitments as terms. Deliveries under it carry gate's fingerprint.
+// commitments as terms. Deliveries under it carry gate's fingerprint. The
+// grant is the applicant's alone: gate binds it to the org and, for a
+// client, to the client; open's download path binds it to the person who
+// applied (applicantGrant), since gate grants name no user.
 func (s *Service) grantOnApproval(ctx context.Context, tx *store.Tx, c *casework.Case, a casework.Act) error {
 	var in ApplicationPayload
 	if err := json.Unmarshal(c.Payload, &in); err != nil {
@@ -229,11 +232,18 @@ func (s *Service) grantOnApproval(ctx context.Context, tx *store.Tx, c *casework
 	if res.Open.Attr != catalog.Conditional && res.Open.Attr != catalog.Unconditional {
 		return ErrNotOpen.At("target.id")
 	}
+	if c.Applicant.OrgID == "" || c.Applicant.ID == "" {
+		// A grant of kind open without an org would be public.
+		return fmt.Errorf("open: application %s has no applicant org: %w", c.ID, ErrNotVerified)
+	}
 	client := ""
 	if c.Applicant.Kind == "client" {
 		client = c.Applicant.ID
 	}
 	terms := "有条件开放（R-OPN-2），案件 " + c.ID + "；应用场景：" + in.Scenario
+	if in.Applicant != nil {
+		terms += "；仅限申请人" + in.Applicant.Name + "（提出申请的账户）本人使用，同一单位的其他人员或应用须自行申请"
+	}
 	if in.Conditions != "" {
 		terms += "；开放条件：" + in.Conditions
 	}
@@ -272,4 +282,75 @@ func (s *Service) Apply(ctx context.Context, p identity.Principal, a Application
 	_, _ = s.db.ExecContext(ctx, `INSERT INTO open_demand (id, resource_id, kind, note, created_at) VALUES ($1,$2,'application',$3,$4)`,
 		store.NewID(), res.ID, c.ID, store.Micros(s.now()))
 	return c, nil
+}
+
+// applicantGrant chooses the open grant through which p downloads a
+// conditional entry: one approved on p's own application (R-OPN-2). Gate
+// grants name an org and at most an API client, not a person, so open
+// checks the person: the grant's case must be an application p filed (the
+// case is ApplicantOnly, so a colleague cannot even read it). grantID, when
+// given, must be such a grant. Among several, an active unexpired one wins;
+// otherwise the newest of p's own, for gate to say why it is unusable. When
+// the org holds only colleagues' grants, ErrNotApplicant; when it holds
+// none, grantID is passed on for gate to refuse.
+func (s *Service) applicantGrant(ctx context.Context, p identity.Principal, resourceID, grantID string) (string, error) {
+	if p.OrgID == "" {
+		return grantID, nil
+	}
+	gs, err := s.gate.Grants(ctx, gate.GrantFilter{ResourceID: resourceID, GranteeOrgID: p.OrgID, Kind: gate.KindOpen})
+	if err != nil {
+		return "", fmt.Errorf("open: grants of %s: %w", resourceID, err)
+	}
+	now := s.now()
+	others, fallback := false, ""
+	for _, g := range gs {
+		if grantID != "" && g.ID != grantID {
+			continue
+		}
+		mine, err := s.heldBy(ctx, p, g)
+		if err != nil {
+			return "", err
+		}
+		if !mine {
+			others = true
+			continue
+		}
+		if g.State == gate.Active && (g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt)) {
+			return g.ID, nil
+		}
+		if fallback == "" {
+			fallback = g.ID
+		}
+	}
+	if fallback != "" {
+		return fallback, nil
+	}
+	if others {
+		return "", ErrNotApplicant.At("grant")
+	}
+	return grantID, nil
+}
+
+// heldBy reports whether p may use the org grant g: g was approved on an
+// application p itself filed (person or API client), or g decided no
+// application at all.
+func (s *Service) heldBy(ctx context.Context, p identity.Principal, g *gate.Grant) (bool, error) {
+	if g.CaseID == "" {
+		return true, nil
+	}
+	c, err := s.cw.Get(ctx, p, g.CaseID)
+	if err != nil {
+		if ae, ok := apperr.As(err); ok && (ae.Kind == apperr.NotFound || ae.Kind == apperr.Forbidden) {
+			return false, nil
+		}
+		return false, fmt.Errorf("open: case %s of grant %s: %w", g.CaseID, g.ID, err)
+	}
+	if c.Kind != KindApplication {
+		return true, nil
+	}
+	id := p.UserID
+	if id == "" {
+		id = p.ClientID
+	}
+	return id != "" && c.Applicant.ID == id, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"shuqiao/internal/apperr"
 	"shuqiao/internal/catalog"
 	"shuqiao/internal/clock"
 	"shuqiao/internal/gate"
@@ -111,6 +112,13 @@ func (s *Service) Download(ctx context.Context, req DownloadRequest) (*gate.Deli
 	case catalog.Conditional:
 		if !req.Principal.Authenticated() {
 			return nil, ErrConditional.At("resource")
+		}
+		// The grant of the caller's own approved application (R-OPN-2).
+		if greq.GrantID, err = s.applicantGrant(ctx, req.Principal, res.ID, req.GrantID); err != nil {
+			if ae, ok := apperr.As(err); ok && ae.Code == ErrNotApplicant.Code {
+				s.recordRefusal(ctx, req, res, ae.Code)
+			}
+			return nil, err
 		}
 	default:
 		return nil, ErrNotOpen.At("resource")

@@ -186,6 +186,7 @@ var (
 	ErrDays           = apperr.New(apperr.Invalid, "open.duration", "使用期限超出允许范围", "the duration is out of range")
 	ErrNotFound       = apperr.New(apperr.NotFound, "open.not_found", "未找到", "not found")
 	ErrForbidden      = apperr.New(apperr.Forbidden, "open.forbidden", "您的角色无权进行此操作", "your role may not do this")
+	ErrNotApplicant   = apperr.New(apperr.Forbidden, "open.not_applicant", "该开放授权仅限申请人本人（或提出申请的应用）使用；同一单位的其他人员须自行提出开放申请", "the open grant is the applicant's alone (the person or API client that applied); colleagues must apply themselves")
 	ErrNoRiskScanning = apperr.New(apperr.Internal, "open.no_authority", "未配置大数据主管部门机构，无法进行风险扫描", "no authority org is configured: the risk scan cannot run")
 )
 

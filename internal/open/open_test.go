@@ -292,6 +292,16 @@ func TestConditionalApplication(t *testing.T) {
 		// Fields outside the application are refused.
 		_, err = e.s.Download(e.ctx, DownloadRequest{Principal: app, ResourceID: e.cond.ID, Format: gate.CSV, Fields: []string{"year"}})
 		e.wantCode(err, gate.ErrField.Code)
+		// R-OPN-2: the grant is the applicant's, not the org's: a colleague in
+		// the same enterprise is refused, naming the grant or not.
+		colleague := identity.Principal{UserID: "dev2-ent", OrgID: "ent", OrgKind: identity.KindEnterprise, Roles: []identity.Role{identity.RoleDeveloper}}
+		_, err = e.s.Download(e.ctx, DownloadRequest{Principal: colleague, ResourceID: e.cond.ID, Format: gate.CSV})
+		e.wantCode(err, ErrNotApplicant.Code)
+		_, err = e.s.Download(e.ctx, DownloadRequest{Principal: colleague, ResourceID: e.cond.ID, Format: gate.CSV, GrantID: gs[0].ID})
+		e.wantCode(err, ErrNotApplicant.Code)
+		if !strings.Contains(gs[0].Terms, "仅限申请人") {
+			t.Fatalf("the grant's terms do not bind it to the applicant: %s", gs[0].Terms)
+		}
 
 		// A refusal needs a reason, and the applicant reads it.
 		c2, err := e.apply(app, e.cond, allCommitments)
