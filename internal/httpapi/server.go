@@ -163,4 +163,5 @@ func (s *Server) routes() {
 	}
 	s.shareRoutes()
 	s.openRoutes()
+	s.scorecardRoutes()
 }

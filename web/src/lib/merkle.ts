@@ -2,10 +2,16 @@
 //  - the leaf hash is SHA-256(0x00 || entry bytes)          (RFC 6962 §2.1)
 //  - the inclusion proof leads from it to the root hash    (RFC 9162 §2.1.3.2)
 //  - the root is the one in the signed checkpoint, a C2SP signed note whose
-//    Ed25519 signature is checked against the verifier key the server names.
+//    Ed25519 (WebCrypto) or SM2-with-SM3 (./sm2.ts) signature is checked
+//    against the verifier key the server names.
 // Pin the verifier key the operator publishes: a server could name its own.
 
+import { sm2Verify } from "./sm2";
+
 type Bytes = Uint8Array<ArrayBuffer>;
+
+/** SM2_TYPE is the key type of SM2 checkpoints, 0xff ‖ "shuqiao/sm2-sm3" (decision 0022). */
+export const SM2_TYPE: Uint8Array = new Uint8Array([0xff, ...new TextEncoder().encode("shuqiao/sm2-sm3")]);
 
 export function b64decode(s: string): Bytes {
   const bin = atob(s.trim());
@@ -126,7 +132,12 @@ export async function verifySignature(cp: Checkpoint, verifierKey: string): Prom
   // The key hash binds name, algorithm and key (golang.org/x/mod/sumdb/note).
   const kh = await sha256(new TextEncoder().encode(name + "\n"), key);
   if (hex(kh.slice(0, 4)) !== hashHex) return "invalid";
-  if (alg !== 1) return "unsupported"; // SM2 checkpoints: verify with `shuqiao ledger verify`
+  if (alg !== 1) {
+    // Shuqiao's SM2 type: 0xff ‖ "shuqiao/sm2-sm3" ‖ the 65-byte point (internal/ledger/sm2note.go).
+    const isSM2 = key.length === SM2_TYPE.length + 65 && SM2_TYPE.every((b, j) => key[j] === b);
+    if (!isSM2) return "unsupported";
+    return sm2Verify(key.slice(SM2_TYPE.length), new TextEncoder().encode(cp.text), sig.sig) ? "valid" : "invalid";
+  }
   try {
     const k = await subtle().importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
     const ok = await subtle().verify({ name: "Ed25519" }, k, sig.sig, new TextEncoder().encode(cp.text));
