@@ -22,6 +22,8 @@ import { Clients } from "./pages/Clients";
 import { Grants } from "./pages/Grants";
 import { Demands } from "./pages/Demands";
 import { Ledger } from "./pages/Ledger";
+import { OpenList } from "./pages/OpenList";
+import { OpenAuthority } from "./pages/OpenAuthority";
 import { NotFound } from "./pages/NotFound";
 import "./styles.css";
 
@@ -42,6 +44,7 @@ function Themed() {
                 <Route index element={<Home />} />
                 <Route path="catalog" element={<Search />} />
                 <Route path="catalog/:id" element={<ResourcePage />} />
+                <Route path="open" element={<OpenList />} />
                 <Route path="developers" element={<Developers />} />
                 <Route path="login" element={<Login />} />
                 <Route path="*" element={<NotFound />} />
@@ -69,6 +72,14 @@ function Themed() {
                   element={
                     <RequireLogin authority>
                       <CaseList scope="overdue" />
+                    </RequireLogin>
+                  }
+                />
+                <Route
+                  path="authority/open"
+                  element={
+                    <RequireLogin authority>
+                      <OpenAuthority />
                     </RequireLogin>
                   }
                 />

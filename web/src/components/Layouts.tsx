@@ -2,6 +2,7 @@ import { Button, Drawer, Dropdown, Layout, Menu, Space, Typography } from "antd"
 import {
   AppstoreOutlined,
   BulbOutlined,
+  CloudDownloadOutlined,
   AuditOutlined,
   DashboardOutlined,
   FileSearchOutlined,
@@ -88,10 +89,10 @@ export function PortalLayout() {
   const links = [
     { to: "/", label: t("nav.home") },
     { to: "/catalog", label: t("nav.catalog") },
-    { to: "/catalog?open_list=true", label: t("nav.openList") },
+    { to: "/open", label: t("nav.openList") },
     { to: "/developers", label: t("nav.developers") },
   ];
-  const current = (to: string) => (to === "/" ? loc.pathname === "/" : loc.pathname + loc.search === to || (to === "/catalog" && loc.pathname.startsWith("/catalog") && !loc.search.includes("open_list")));
+  const current = (to: string) => (to === "/" || to === "/open" ? loc.pathname === to : loc.pathname + loc.search === to || (to === "/catalog" && loc.pathname.startsWith("/catalog") && !loc.search.includes("open_list")));
   const nav = (
     <nav aria-label={t("nav.main")}>
       <ul className="portal-nav">
@@ -177,6 +178,7 @@ export function ConsoleLayout() {
         { key: "/authority/cases", icon: <FileSearchOutlined />, label: t("authority.allCases") },
         { key: "/authority/overdue", icon: <WarningOutlined />, label: t("authority.overdue") },
         { key: "/authority/ledger", icon: <SafetyCertificateOutlined />, label: t("authority.ledger") },
+        { key: "/authority/open", icon: <CloudDownloadOutlined />, label: t("authority.openData") },
       ],
     });
   const selected = [...items.flatMap((g) => g.children.map((c) => c.key))].filter((k) => loc.pathname.startsWith(k));

@@ -1,6 +1,6 @@
 import { Alert, Breadcrumb, Button, Card, Descriptions, Space, Table, Tabs, Tag, Timeline, Typography } from "antd";
 import { useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, type Field, type Page, type Resource, type Version } from "../api";
 import { useEnum, useLang } from "../i18n";
 import { useAsync } from "../lib/useAsync";
@@ -11,6 +11,8 @@ import { fmtDate, fmtTime } from "../lib/format";
 import { levelColor } from "./Search";
 import { useAuth } from "../auth";
 import { ShareDialog } from "../components/ShareDialog";
+import { OpenDataPanel, OpenPreview } from "../components/OpenResource";
+import { OpenObjectionForm } from "../components/OpenObjection";
 
 export function ResourcePage() {
   const { id = "" } = useParams();
@@ -24,6 +26,17 @@ export function ResourcePage() {
   const origin = window.location.origin;
   const { me } = useAuth();
   const [sharing, setSharing] = useState(false);
+  const [params, setParams] = useSearchParams();
+  const tab = params.get("tab") ?? "about";
+  const setTab = (k: string) =>
+    setParams(
+      (p) => {
+        if (k === "about") p.delete("tab");
+        else p.set("tab", k);
+        return p;
+      },
+      { replace: true },
+    );
 
   return (
     <Async state={state} rows={8}>
@@ -104,6 +117,13 @@ export function ResourcePage() {
                   {t("resource.jsonLink")}
                 </a>
               </Space>
+              {r.status === "published" && (
+                <div style={{ marginTop: 12 }}>
+                  <Button type={r.open.attr === "none" ? "default" : "primary"} ghost={r.open.attr !== "none"} onClick={() => setTab("open")} data-testid="open-cta">
+                    {r.open.attr === "unconditional" ? t("openData.ctaDownload") : r.open.attr === "conditional" ? t("openData.ctaApply") : t("openData.ctaRequest")}
+                  </Button>
+                </div>
+              )}
               {me && me.org.id !== r.org_id && r.status === "published" && r.share.attr !== "none" && (
                 <div style={{ marginTop: 12 }}>
                   <Button type="primary" onClick={() => setSharing(true)} data-testid="share-open">
@@ -115,6 +135,8 @@ export function ResourcePage() {
             </Card>
             {r.status === "withdrawn" && <Alert type="warning" showIcon title={t("resource.withdrawnNote")} style={{ marginBottom: 16 }} />}
             <Tabs
+              activeKey={tab}
+              onChange={setTab}
               items={[
                 {
                   key: "about",
@@ -180,6 +202,24 @@ export function ResourcePage() {
                   ),
                 },
                 {
+                  key: "open",
+                  label: <span data-testid="tab-open">{t("openData.tab")}</span>,
+                  children: <OpenDataPanel r={r} />,
+                },
+                ...(r.open.attr === "unconditional" && r.status === "published" && r.delivery.mode !== "service"
+                  ? [
+                      {
+                        key: "preview",
+                        label: <span data-testid="tab-preview">{t("openData.tabPreview")}</span>,
+                        children: (
+                          <Card>
+                            <OpenPreview r={r} />
+                          </Card>
+                        ),
+                      },
+                    ]
+                  : []),
+                {
                   key: "api",
                   label: t("resource.tabApi"),
                   children: (
@@ -232,6 +272,15 @@ export function ResourcePage() {
                           />
                         )}
                       </Async>
+                    </Card>
+                  ),
+                },
+                {
+                  key: "objection",
+                  label: <span data-testid="tab-objection">{t("objection.tab")}</span>,
+                  children: (
+                    <Card>
+                      <OpenObjectionForm r={r} />
                     </Card>
                   ),
                 },
