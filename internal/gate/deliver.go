@@ -37,6 +37,7 @@ type Delivery struct {
 	Receipt *Receipt
 
 	action   ledger.Action
+	stmt     Statement
 	event    ledger.Event
 	evHash   string
 	spool    *spool
@@ -282,7 +283,9 @@ func (s *Service) render(ctx context.Context, d *Delivery, src RowSource, after 
 	return enc.end(n, d.NextCursor)
 }
 
-// seal fixes the ledger event and signs the receipt.
+// seal fixes the ledger event and the receipt statement. The statement is
+// signed when the delivery is recorded: alone by RecordTx, or with the other
+// deliveries of the recorder's group commit under one signature.
 func (s *Service) seal(d *Delivery, req Request) error {
 	dec := d.Decision
 	d.ContentHash = hex.EncodeToString(d.spool.h.Sum(nil))
@@ -312,11 +315,7 @@ func (s *Service) seal(d *Delivery, req Request) error {
 		Fields:    dec.Obl.Fields, Format: string(d.Format), Records: d.Records, Bytes: d.Size,
 		ContentSHA256: d.ContentHash, EventSHA256: d.evHash, LedgerOrigin: s.led.Origin(),
 	}
-	rc, err := s.sign(st)
-	if err != nil {
-		return err
-	}
-	d.Receipt = rc
+	d.stmt = st
 	return nil
 }
 
@@ -334,6 +333,9 @@ func maskSummary(ms []FieldMask) map[string]string {
 // ledger event and the delivery row commit with the caller's change or not
 // at all. Write the delivery only after the transaction commits.
 func (s *Service) RecordTx(ctx context.Context, tx *store.Tx, d *Delivery) error {
+	if err := s.signReceipts(d); err != nil {
+		return err
+	}
 	if err := s.insertDelivery(ctx, tx, d); err != nil {
 		return err
 	}
@@ -371,6 +373,12 @@ func (s *Service) insertDeliveries(ctx context.Context, tx *store.Tx, ds []*Deli
 			for c := 1; c <= deliveryCols; c++ {
 				if c > 1 {
 					q.WriteByte(',')
+				}
+				// modernc.org/sqlite looks numbered parameters up by name,
+				// which is quadratic in a statement this wide.
+				if tx.Dialect == store.SQLite {
+					q.WriteByte('?')
+					continue
 				}
 				q.WriteByte('$')
 				q.WriteString(strconv.Itoa(i*deliveryCols + c))

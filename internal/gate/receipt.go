@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"shuqiao/internal/ledger"
 	"shuqiao/internal/store"
@@ -92,6 +94,172 @@ func (s *Service) sign(st Statement) (*Receipt, error) {
 	return &Receipt{Note: string(signed), Statement: st, ReceiptKey: s.vkey}, nil
 }
 
+// Batched receipts. The recorder commits the records of many concurrent
+// deliveries at once, and signing each statement was a sixth of the
+// governed path's cost. So a group's statements are the leaves of a Merkle
+// tree (RFC 6962 hashing, as the ledger's) and one signature covers its
+// root; each receipt carries its own statement line and the path from it
+// to the signed root, never another recipient's statement:
+//
+//	shuqiao.receipt.batched/v1
+//	<statement JSON line>
+//	<index> <size> <path hashes, base64, comma-separated>
+//
+//	<signed note: "shuqiao.receipt.batch/v1\n<size>\n<root, base64>\n">
+const (
+	batchedType   = "shuqiao.receipt.batched/v1"
+	batchNoteType = "shuqiao.receipt.batch/v1"
+)
+
+// signReceipts signs the receipts of ds: one alone with its own signature,
+// several under one batch signature.
+func (s *Service) signReceipts(ds ...*Delivery) error {
+	if len(ds) == 1 {
+		rc, err := s.sign(ds[0].stmt)
+		if err != nil {
+			return err
+		}
+		ds[0].Receipt = rc
+		return nil
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	lines := make([][]byte, len(ds))
+	var stored []tlog.Hash
+	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	for i, d := range ds {
+		b, err := json.Marshal(d.stmt)
+		if err != nil {
+			return err
+		}
+		lines[i] = b
+		hs, err := tlog.StoredHashes(int64(i), b, hr)
+		if err != nil {
+			return err
+		}
+		stored = append(stored, hs...)
+	}
+	n := int64(len(ds))
+	root, err := tlog.TreeHash(n, hr)
+	if err != nil {
+		return err
+	}
+	batch, err := note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\n%s\n", batchNoteType, n, root)}, s.signer)
+	if err != nil {
+		return fmt.Errorf("gate: sign receipts: %w", err)
+	}
+	for i, d := range ds {
+		proof, err := tlog.ProveRecord(n, int64(i), hr)
+		if err != nil {
+			return err
+		}
+		var b strings.Builder
+		b.Grow(len(batchedType) + len(lines[i]) + 48*len(proof) + len(batch) + 32)
+		b.WriteString(batchedType)
+		b.WriteByte('\n')
+		b.Write(lines[i])
+		fmt.Fprintf(&b, "\n%d %d ", i, n)
+		for j, h := range proof {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(h.String())
+		}
+		b.WriteString("\n\n")
+		b.Write(batch)
+		d.Receipt = &Receipt{Note: b.String(), Statement: d.stmt, ReceiptKey: s.vkey}
+	}
+	return nil
+}
+
+// receiptNote is a parsed receipt note, single or batched.
+type receiptNote struct {
+	statement Statement
+	// signed is the note whose signature covers the statement: the
+	// statement note itself, or the batch note.
+	signed []byte
+	// For a batched receipt: the statement line, its index in the batch and
+	// the path to the batch root.
+	line  []byte
+	index int64
+	path  tlog.RecordProof
+}
+
+func parseReceiptNote(text string) (*receiptNote, error) {
+	if !strings.HasPrefix(text, batchedType+"\n") {
+		st, err := parseStatementNote([]byte(text))
+		if err != nil {
+			return nil, err
+		}
+		return &receiptNote{statement: st, signed: []byte(text)}, nil
+	}
+	head, batch, ok := strings.Cut(text, "\n\n")
+	lines := strings.Split(head, "\n")
+	if !ok || len(lines) != 3 {
+		return nil, fmt.Errorf("gate: a %s receipt has three lines before its batch note", batchedType)
+	}
+	rn := &receiptNote{signed: []byte(batch), line: []byte(lines[1])}
+	dec := json.NewDecoder(strings.NewReader(lines[1]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rn.statement); err != nil || rn.statement.Type != StatementType {
+		return nil, fmt.Errorf("gate: receipt statement is not a %s statement: %v", StatementType, err)
+	}
+	f := strings.Fields(lines[2])
+	if len(f) != 3 {
+		return nil, fmt.Errorf("gate: receipt batch line %q is not <index> <size> <path>", lines[2])
+	}
+	var err error
+	if rn.index, err = strconv.ParseInt(f[0], 10, 64); err != nil {
+		return nil, fmt.Errorf("gate: receipt batch index: %w", err)
+	}
+	for _, h := range strings.Split(f[2], ",") {
+		x, err := tlog.ParseHash(h)
+		if err != nil {
+			return nil, fmt.Errorf("gate: receipt batch path: %w", err)
+		}
+		rn.path = append(rn.path, x)
+	}
+	return rn, nil
+}
+
+// open checks the note's signature with v and, for a batched receipt, that
+// the statement line is in the signed batch.
+func (rn *receiptNote) open(v note.Verifier) error {
+	n, err := note.Open(rn.signed, note.VerifierList(v))
+	if err != nil {
+		return err
+	}
+	if rn.line == nil {
+		return nil
+	}
+	l := strings.Split(n.Text, "\n")
+	if len(l) != 4 || l[0] != batchNoteType || l[3] != "" {
+		return fmt.Errorf("not a %s note", batchNoteType)
+	}
+	size, err := strconv.ParseInt(l[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("batch size: %w", err)
+	}
+	th, err := tlog.ParseHash(l[2])
+	if err != nil {
+		return fmt.Errorf("batch root: %w", err)
+	}
+	if rn.index < 0 || rn.index >= size {
+		return fmt.Errorf("statement %d is outside a batch of %d", rn.index, size)
+	}
+	if err := tlog.CheckRecord(rn.path, size, th, rn.index, tlog.RecordHash(rn.line)); err != nil {
+		return fmt.Errorf("the statement is not in the signed batch: %w", err)
+	}
+	return nil
+}
+
 // Delivered is a recorded delivery as the gate keeps it.
 type Delivered struct {
 	ID          string    `json:"id"`
@@ -136,11 +304,11 @@ func (s *Service) Receipt(ctx context.Context, deliveryID string) (*Receipt, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := parseStatementNote([]byte(d.signed))
+	rn, err := parseReceiptNote(d.signed)
 	if err != nil {
 		return nil, err
 	}
-	rc := &Receipt{Note: d.signed, Statement: st, ReceiptKey: s.vkey}
+	rc := &Receipt{Note: d.signed, Statement: rn.statement, ReceiptKey: s.vkey}
 	seq, ok, err := s.findSeq(ctx, d)
 	if err != nil || !ok {
 		return rc, err
@@ -261,13 +429,14 @@ func VerifyReceipt(file, receiptJSON []byte, receiptKey, ledgerKey string) (*Ver
 	if err != nil {
 		return nil, fmt.Errorf("receipt key: %w", err)
 	}
-	if _, err := note.Open([]byte(rc.Note), note.VerifierList(verifier)); err != nil {
-		return nil, fmt.Errorf("the receipt's signature does not verify: %w", err)
-	}
-	st, err := parseStatementNote([]byte(rc.Note))
+	rn, err := parseReceiptNote(rc.Note)
 	if err != nil {
 		return nil, err
 	}
+	if err := rn.open(verifier); err != nil {
+		return nil, fmt.Errorf("the receipt's signature does not verify: %w", err)
+	}
+	st := rn.statement
 	v.Statement = st
 	sum := sha256.Sum256(file)
 	if got := hex.EncodeToString(sum[:]); got != st.ContentSHA256 {

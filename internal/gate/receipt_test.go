@@ -335,3 +335,95 @@ func TestProxy(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchedReceipts: R-SHR-8. The recorder signs a group commit's
+// receipts under one signature over a Merkle root: each receipt still
+// verifies alone against its own file, names no other delivery, and fails
+// when its statement, its place in the batch or its path is changed.
+func TestBatchedReceipts(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		f.grant(GrantSpec{ResourceID: "res-people", GranteeOrgID: "org-a", Fields: []string{"name", "age", "district"}, Purpose: "养老服务", Kind: KindConditional})
+		const n = 5
+		ds := make([]*Delivery, n)
+		jobs := make([]*recordJob, n)
+		for i := range ds {
+			d, err := f.gate.Prepare(ctx, Request{Principal: deptA, ResourceID: "res-people", Format: CSV, Limit: 10 + i})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			ds[i], jobs[i] = d, &recordJob{d: d}
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return f.gate.rec.write(ctx, tx, jobs) }); err != nil {
+			t.Fatal(err)
+		}
+		f.integrate()
+		files := make([][]byte, n)
+		receipts := make([][]byte, n)
+		for i, d := range ds {
+			d.recorded = true
+			files[i], _ = d.Bytes()
+			if !strings.HasPrefix(d.Receipt.Note, batchedType+"\n") {
+				t.Fatalf("receipt %d is not batched: %.40q", i, d.Receipt.Note)
+			}
+			for j, o := range ds {
+				if j != i && strings.Contains(d.Receipt.Note, o.ID) {
+					t.Fatalf("receipt %d names delivery %d", i, j)
+				}
+			}
+			rc, err := f.gate.Receipt(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			receipts[i], _ = json.Marshal(rc)
+			v, err := VerifyReceipt(files[i], receipts[i], f.gate.ReceiptVerifierKey(), f.led.VerifierKey())
+			if err != nil {
+				t.Fatalf("receipt %d: %v", i, err)
+			}
+			if !v.InLedger || v.Statement.DeliveryID != d.ID || v.Statement.Records != 10+i {
+				t.Fatalf("receipt %d: %+v", i, v)
+			}
+		}
+		// Another delivery's file does not verify under this receipt.
+		if _, err := VerifyReceipt(files[1], receipts[0], f.gate.ReceiptVerifierKey(), ""); err == nil {
+			t.Fatal("file 1 verified under receipt 0")
+		}
+		edit := func(i int, fn func(string) string) []byte {
+			var rc Receipt
+			_ = json.Unmarshal(receipts[i], &rc)
+			before := rc.Note
+			rc.Note = fn(rc.Note)
+			if rc.Note == before {
+				t.Fatal("the edit changed nothing")
+			}
+			b, _ := json.Marshal(rc)
+			return b
+		}
+		lines := func(note string) []string { return strings.SplitN(note, "\n", 4) }
+		for name, forged := range map[string][]byte{
+			// The recipient changed in the statement line.
+			"statement": edit(2, func(s string) string { return strings.Replace(s, `"org_id":"org-a"`, `"org_id":"org-b"`, 1) }),
+			// The index moved to a neighbour's leaf.
+			"index": edit(2, func(s string) string {
+				l := lines(s)
+				l[2] = "3" + l[2][1:]
+				return strings.Join(l, "\n")
+			}),
+			// One hash of the path swapped.
+			"path": edit(2, func(s string) string {
+				l := lines(s)
+				f := strings.Fields(l[2])
+				p := strings.Split(f[2], ",")
+				p[0] = p[len(p)-1][:len(p[len(p)-1])-2] + "AA"
+				l[2] = f[0] + " " + f[1] + " " + strings.Join(p, ",")
+				return strings.Join(l, "\n")
+			}),
+		} {
+			if _, err := VerifyReceipt(files[2], forged, f.gate.ReceiptVerifierKey(), ""); err == nil {
+				t.Fatalf("%s: forged batched receipt verified", name)
+			}
+		}
+	})
+}

@@ -149,6 +149,9 @@ func (r *recorder) write(ctx context.Context, tx *store.Tx, batch []*recordJob) 
 			events = append(events, *j.ev)
 		}
 	}
+	if err := r.s.signReceipts(ds...); err != nil {
+		return err
+	}
 	if err := r.s.insertDeliveries(ctx, tx, ds); err != nil {
 		return err
 	}
