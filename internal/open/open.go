@@ -87,8 +87,15 @@ type Options struct {
 	// every application (see IdentityVerifier).
 	Verify Verifier
 	// AuthorityOrgID is the authority's org: the risk scan reads data
-	// through a service grant to it. Empty disables the scan.
+	// through a service grant to it. When empty, Authority finds it (the
+	// authority may be bootstrapped after the server starts); when both find
+	// nothing, the scan is disabled.
 	AuthorityOrgID string
+	Authority      func(ctx context.Context) (string, error)
+	// RiskScanEvery is how often the scheduled scan (RunRiskScans) re-scans
+	// an opened entry whose version and data did not change (default 7
+	// days) (R-OPN-6).
+	RiskScanEvery time.Duration
 }
 
 func (o *Options) defaults() {
@@ -121,6 +128,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxAtRisk <= 0 {
 		o.MaxAtRisk = 0.05
+	}
+	if o.RiskScanEvery <= 0 {
+		o.RiskScanEvery = 7 * 24 * time.Hour
 	}
 	if o.RiskSampleRows <= 0 {
 		o.RiskSampleRows = 10_000

@@ -460,3 +460,104 @@ func TestCatalogAndDemand(t *testing.T) {
 }
 
 var _ = identity.Principal{}
+
+// R-OPN-6: the scheduled scan (RunRiskScans, the server's worker) with a
+// fake clock: it scans what is due, flags a dataset built to be
+// re-identifiable to the providing org and the authority once per dataset
+// version however often it runs, re-scans after the period, and flags a
+// new version of the data again.
+func TestScheduledRiskScan(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, Options{RiskScanEvery: 7 * 24 * time.Hour})
+		reid := e.publish("wjw", "个案就诊明细（去标识）", catalog.Sharing{Attr: catalog.Unconditional}, nil, []catalog.Field{
+			{Name: "age", Label: "年龄", Type: "integer", Level: catalog.LevelGeneral},
+			{Name: "gender", Label: "性别", Type: "string", Level: catalog.LevelGeneral},
+			{Name: "district", Label: "所属区", Type: "string", Level: catalog.LevelGeneral},
+			{Name: "diagnosis", Label: "诊断", Type: "string", Level: catalog.LevelGeneral},
+		})
+		put := func(n int) {
+			var keys []string
+			var rows []map[string]any
+			for i := 0; i < n; i++ {
+				keys = append(keys, fmt.Sprintf("%04d", i))
+				rows = append(rows, map[string]any{"age": int64(20 + i), "gender": []string{"男", "女"}[i%2], "district": "思明区", "diagnosis": "糖尿病"})
+			}
+			e.rows.Put(reid.ID, keys, rows)
+		}
+		put(40)
+		riskCases := func() []*casework.Case {
+			t.Helper()
+			cs, _, err := e.cw.List(e.ctx, authority, casework.Query{Kind: KindRisk, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []*casework.Case
+			for _, c := range cs {
+				if c.Target.ID == reid.ID {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+		run := func() map[string]*RiskScan {
+			t.Helper()
+			scans, err := e.s.RunRiskScans(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			by := map[string]*RiskScan{}
+			for _, sc := range scans {
+				by[sc.ResourceID] = sc
+			}
+			return by
+		}
+
+		first := run()
+		r := first[reid.ID]
+		if r == nil || !r.Flagged || r.AlreadyFlagged || r.CaseID == "" || r.DataHash == "" || r.Version == "" {
+			t.Fatalf("first scheduled scan of the re-identifiable entry: %+v", r)
+		}
+		if p := first[e.pub.ID]; p == nil || p.Flagged {
+			t.Fatalf("aggregate entry: %+v", p)
+		}
+		if first[e.cam.ID] != nil {
+			t.Fatal("scanned a purpose-locked entry")
+		}
+		c, err := e.cw.Get(e.ctx, steward("wjw"), r.CaseID)
+		if err != nil || c.Kind != KindRisk || c.State != "flagged" {
+			t.Fatalf("the providing org does not see the flag: %+v %v", c, err)
+		}
+		// Not due again before the period: nothing is read.
+		e.clk.Advance(6 * 24 * time.Hour)
+		if again := run(); len(again) != 0 {
+			t.Fatalf("scanned before the period: %+v", again)
+		}
+		// After the period: scanned again, the same version is not flagged twice.
+		e.clk.Advance(25 * time.Hour)
+		second := run()[reid.ID]
+		if second == nil || !second.Flagged || !second.AlreadyFlagged || second.CaseID != r.CaseID || second.DataHash != r.DataHash {
+			t.Fatalf("re-scan of the same version: %+v", second)
+		}
+		if cs := riskCases(); len(cs) != 1 {
+			t.Fatalf("%d risk cases for one dataset version, want 1", len(cs))
+		}
+		if latest, _ := e.s.LatestRisk(e.ctx, reid.ID); latest == nil || latest.ID != second.ID || latest.Version != r.Version {
+			t.Fatalf("latest risk %+v", latest)
+		}
+		// New data, still re-identifiable: a new version, flagged again.
+		put(50)
+		e.clk.Advance(8 * 24 * time.Hour)
+		third := run()[reid.ID]
+		if third == nil || !third.Flagged || third.AlreadyFlagged || third.CaseID == r.CaseID || third.DataHash == r.DataHash {
+			t.Fatalf("scan of new data: %+v", third)
+		}
+		if cs := riskCases(); len(cs) != 2 {
+			t.Fatalf("%d risk cases after new data, want 2", len(cs))
+		}
+		// The scan by hand refers to the existing flag too.
+		byHand, err := e.s.ScanResource(e.ctx, reid.ID)
+		if err != nil || !byHand.AlreadyFlagged || byHand.CaseID != third.CaseID {
+			t.Fatalf("scan by hand: %+v %v", byHand, err)
+		}
+	})
+}
