@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -115,6 +116,7 @@ func (s *storeFlags) registerServer(cmd *cobra.Command) {
 	f.StringVar(&c.SMTP.Password, "smtp-password", "", "SMTP password (env SHUQIAO_SMTP_PASSWORD)")
 	f.StringSliceVar(&c.SMTP.To, "smtp-to", nil, "comma-separated addresses receiving notification mail (env SHUQIAO_SMTP_TO)")
 	f.StringVar(&c.SMTP.BaseURL, "base-url", "", "public address of the platform, used in links in mail, e.g. https://data.example.gov.cn (env SHUQIAO_BASE_URL)")
+	f.DurationVar(&s.cfg.OpenRiskScanEvery, "open-risk-scan-every", 7*24*time.Hour, "how often opened datasets are re-scanned for re-identification risk (R-OPN-6); opened, republished or reloaded ones are scanned at the next check (env SHUQIAO_OPEN_RISK_SCAN_EVERY)")
 }
 
 // open opens the platform over the configured store, migrating it.

@@ -62,6 +62,10 @@ type Config struct {
 	// ("PRIVATE+KEY+<origin>+…"), kept outside the store; empty: a key is
 	// generated on first start and kept in the store.
 	LedgerKeyFile string
+	// OpenRiskScanEvery is how often the server re-scans opened datasets for
+	// re-identification risk (R-OPN-6); entries opened, republished or given
+	// new data are scanned at the next check. Default 7 days.
+	OpenRiskScanEvery time.Duration
 }
 
 // Defaults fills unset fields.
@@ -77,6 +81,9 @@ func (c *Config) Defaults() {
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
+	}
+	if c.OpenRiskScanEvery <= 0 {
+		c.OpenRiskScanEvery = 7 * 24 * time.Hour
 	}
 }
 
@@ -202,7 +209,14 @@ func (a *App) build(ctx context.Context) error {
 		authorityOrg = o.ID
 	}
 	if a.Open, err = open.New(ctx, a.DB, a.Ledger, a.Clock, a.Cases, a.Catalog, a.Gate, open.Options{Secret: secret,
-		Verify: open.IdentityVerifier(a.Identity), AuthorityOrgID: authorityOrg}); err != nil {
+		Verify: open.IdentityVerifier(a.Identity), AuthorityOrgID: authorityOrg, RiskScanEvery: a.Config.OpenRiskScanEvery,
+		Authority: func(ctx context.Context) (string, error) {
+			o, err := a.Identity.Authority(ctx)
+			if err != nil {
+				return "", err
+			}
+			return o.ID, nil
+		}}); err != nil {
 		return err
 	}
 	return nil
@@ -359,6 +373,11 @@ func (a *App) startWorkers(ctx context.Context) {
 	go a.every(ctx, 5*time.Minute, "ingest maintenance", a.Ingest.Maintain)
 	go a.every(ctx, time.Hour, "end public grants of entries no longer open", func(ctx context.Context) error { _, err := a.Open.Sync(ctx); return err })
 	go a.every(ctx, 24*time.Hour, "file open-data reviews", func(ctx context.Context) error { _, err := a.Open.RunReviews(ctx); return err })
+	// Open data: re-identification risk scan of opened datasets (R-OPN-6).
+	// RunRiskScans decides by the clock what is due (OpenRiskScanEvery, or
+	// changed); the check runs a twelfth of the period apart, 1 min to 1 h.
+	go a.every(ctx, min(max(a.Config.OpenRiskScanEvery/12, time.Minute), time.Hour), "scan open data for re-identification risk",
+		func(ctx context.Context) error { _, err := a.Open.RunRiskScans(ctx); return err })
 }
 
 // every runs fn now and then every period until ctx ends, logging failures.

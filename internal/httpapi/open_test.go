@@ -6,12 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"shuqiao/internal/app"
+	"shuqiao/internal/clock"
 	"shuqiao/internal/identity"
 	"shuqiao/internal/store"
 	"shuqiao/internal/store/storetest"
@@ -410,6 +416,182 @@ func TestOpenConversionAPI(t *testing.T) {
 		}
 		if ops := st.want(http.StatusOK, st.do("GET", "/api/v1/open/openings?resource="+srcID, nil)).json(t)["items"].([]any); len(ops) != 0 {
 			t.Fatalf("a refused proposal was listed as an opening: %v", ops)
+		}
+	})
+}
+
+// newEnvWith is newEnv with the app configured by cfg (its DataDir is a
+// temporary folder).
+func newEnvWith(t *testing.T, db *store.DB, cfg app.Config) *env {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	cfg.DataDir = t.TempDir()
+	a, err := app.New(context.Background(), db, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return &env{t: t, app: a, clock: clk, srv: srv}
+}
+
+// serve runs the app's server, with its background workers, until the
+// returned stop is called.
+func (e *env) serve() (stop func()) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.app.Serve(ctx, ln) }()
+	return func() {
+		e.t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			e.t.Fatal("the server did not stop")
+		}
+	}
+}
+
+// R-OPN-6: the scheduled risk scan is a worker of the server (app.Serve),
+// on the period --open-risk-scan-every sets, judged by the platform's clock
+// (a fake one here). Started, it scans the opened datasets: one built to be
+// re-identifiable (every age-sex-district combination unique) is flagged to
+// the authority and the providing org by an open_risk case, an aggregate one
+// is not. Before the period nothing is read again; after it the worker
+// re-scans, and the same dataset version is not flagged a second time. New
+// data is a new version, flagged again.
+func TestOpenRiskScanWorker(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnvWith(t, db, app.Config{OpenRiskScanEvery: 24 * time.Hour})
+		root, _ := e.bootstrap()
+		_, _, st := e.catalogOrg(root, "wjw", "市卫生健康委员会", identity.KindDepartment, 51)
+
+		safeID := e.publishHosted(st, openEntry("医疗机构数量", map[string]any{"attr": "unconditional"}, []string{"卫生"}), 60)
+		en := openEntry("慢性病随访个案（去标识）", map[string]any{"attr": "unconditional"}, []string{"卫生"})
+		en["fields"] = []map[string]any{
+			{"name": "case_no", "label": "病例编号", "type": "string", "required": true, "level": "general"},
+			{"name": "age", "label": "年龄", "type": "integer", "level": "general"},
+			{"name": "gender", "label": "性别", "type": "string", "level": "general"},
+			{"name": "district", "label": "所属区", "type": "string", "level": "general"},
+			{"name": "diagnosis", "label": "诊断", "type": "string", "level": "general"},
+		}
+		d := st.want(http.StatusCreated, st.do("POST", "/api/v1/catalog/resources", en)).json(t)
+		reidID, reidCode := d["resource_id"].(string), d["code"].(string)
+		st.want(http.StatusOK, st.do("POST", "/api/v1/catalog/resources/"+reidID+"/publish", map[string]any{"reason": "首次发布"}))
+		st.want(http.StatusCreated, st.do("POST", "/api/v1/ingest/datasets", map[string]any{"resource": reidCode, "key": []string{"case_no"}}))
+		load := func(n int) {
+			t.Helper()
+			var csv strings.Builder
+			csv.WriteString("case_no,age,gender,district,diagnosis\n")
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&csv, "C%04d,%d,%s,思明区,糖尿病\n", i, 20+i, []string{"男", "女"}[i%2])
+			}
+			st.want(http.StatusCreated, st.raw("POST", "/api/v1/ingest/datasets/"+reidID+"/loads?mode=replace&source=followup.csv", "text/csv", []byte(csv.String())))
+		}
+		load(40)
+
+		latest := func(id string) map[string]any {
+			t.Helper()
+			r := root.do("GET", "/api/v1/open/risk/"+id, nil)
+			if r.status == http.StatusNotFound {
+				return nil
+			}
+			return root.want(http.StatusOK, r).json(t)
+		}
+		// waitScan runs the server until the worker has scanned id anew.
+		waitScan := func(id, after string) map[string]any {
+			t.Helper()
+			stop := e.serve()
+			defer stop()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if sc := latest(id); sc != nil && sc["id"] != after {
+					return sc
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the worker did not scan %s", id)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		riskCases := func() int {
+			t.Helper()
+			// In the providing org's inbox.
+			items := st.want(http.StatusOK, st.do("GET", "/api/v1/cases?view=awaiting&kind=open_risk&limit=100", nil)).json(t)["items"].([]any)
+			n := 0
+			for _, it := range items {
+				if it.(map[string]any)["target"].(map[string]any)["id"] == reidID {
+					n++
+				}
+			}
+			return n
+		}
+
+		// Started, the worker scans both; only the re-identifiable one is flagged.
+		first := waitScan(reidID, "")
+		caseID, _ := first["case_id"].(string)
+		if first["flagged"] != true || caseID == "" || first["already_flagged"] == true || first["report"].(map[string]any)["uniques"].(float64) != 40 {
+			t.Fatalf("first scan: %v", first)
+		}
+		if sc := waitScan(safeID, ""); sc["flagged"] != false || sc["case_id"] != nil {
+			t.Fatalf("the aggregate dataset was flagged: %v", sc)
+		}
+		// The providing org and the authority are assigned the flag.
+		c := st.want(http.StatusOK, st.do("GET", "/api/v1/cases/"+caseID, nil)).json(t)
+		assigned := map[string]bool{}
+		for _, a := range c["assignees"].([]any) {
+			m := a.(map[string]any)
+			org, _ := m["org_id"].(string)
+			assigned[org+"/"+fmt.Sprint(m["role"])] = true
+		}
+		if c["kind"] != "open_risk" || c["state"] != "flagged" || !assigned["/authority_admin"] {
+			t.Fatalf("risk case: %v", c)
+		}
+		if c["target"].(map[string]any)["org_id"] == "" || !assigned[fmt.Sprint(c["target"].(map[string]any)["org_id"])+"/data_steward"] {
+			t.Fatalf("the providing org is not assigned the flag: %v", c["assignees"])
+		}
+
+		// Before the period: the worker reads nothing again. (Sessions end
+		// while the clock moves on: sign in again.)
+		relogin := func() {
+			root, st = e.login("admin", "correct-horse-42"), e.login("wjw.steward", "steward-pass-2026")
+		}
+		e.clock.Advance(23 * time.Hour)
+		relogin()
+		stop := e.serve()
+		time.Sleep(500 * time.Millisecond)
+		stop()
+		if sc := latest(reidID); sc["id"] != first["id"] {
+			t.Fatalf("re-scanned before the period: %v", sc)
+		}
+		// After it: re-scanned, the same dataset version not flagged twice.
+		e.clock.Advance(2 * time.Hour)
+		relogin()
+		second := waitScan(reidID, first["id"].(string))
+		if second["flagged"] != true || second["already_flagged"] != true || second["case_id"] != caseID || second["data_hash"] != first["data_hash"] {
+			t.Fatalf("re-scan of the same version: %v", second)
+		}
+		if n := riskCases(); n != 1 {
+			t.Fatalf("%d risk cases for one dataset version, want 1", n)
+		}
+		// New data is a new version: scanned at the next check, flagged again.
+		e.clock.Advance(time.Hour)
+		relogin()
+		load(45)
+		third := waitScan(reidID, second["id"].(string))
+		if third["flagged"] != true || third["already_flagged"] == true || third["case_id"] == caseID || third["data_hash"] == first["data_hash"] {
+			t.Fatalf("scan of new data: %v", third)
+		}
+		if n := riskCases(); n != 2 {
+			t.Fatalf("%d risk cases after new data, want 2", n)
 		}
 	})
 }

@@ -291,6 +291,15 @@ func (s *Service) LatestRisk(ctx context.Context, resourceID string) (*RiskScan,
 	if err := json.Unmarshal([]byte(rep), &sc.Report); err != nil {
 		return nil, err
 	}
+	if sc.Flagged {
+		var first string
+		err := s.db.QueryRowContext(ctx, `SELECT scan_id FROM open_risk_flags WHERE resource_id = $1 AND version = $2 AND data_hash = $3`,
+			sc.ResourceID, sc.Version, sc.DataHash).Scan(&first)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		sc.AlreadyFlagged = first != "" && first != sc.ID
+	}
 	return &sc, nil
 }
 
