@@ -595,3 +595,117 @@ func TestOpenRiskScanWorker(t *testing.T) {
 		}
 	})
 }
+
+// R-OPN-3 over HTTP with a fake clock: a conditional entry falls due for
+// review once the review period (default 365 days) has passed since its
+// publication; the authority lists it with its usage (downloads,
+// applications, "please open" requests) and risk evidence, runs the job,
+// which files one open_review case and lists the entry no more, and decides
+// by the case, with a reason, to make it unconditional; the providing org
+// then changes the catalog entry's open attribute (catalog publication) and
+// anyone downloads it. Only the authority decides a review.
+func TestOpenReviewAPI(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		root, _ := e.bootstrap()
+		_, _, st := e.catalogOrg(root, "wjw", "市卫生健康委员会", identity.KindDepartment, 61)
+		ent := root.want(http.StatusCreated, root.do("POST", "/api/v1/orgs", map[string]any{
+			"name": "某健康科技有限公司", "kind": "enterprise", "credit_code": identity.MakeCreditCode("91350200MA2600661"),
+		})).json(t)
+		dev, _ := e.clientOf(root, ent["id"].(string), "健康地图")
+		anon := e.anon()
+
+		entry := openEntry("门诊就诊人次", map[string]any{"attr": "conditional", "conditions": "仅用于科研"}, []string{"卫生"})
+		condID := e.publishHosted(st, entry, 60)
+
+		// Usage: an application approved and downloaded, and a public request.
+		app := map[string]any{"resource_id": condID, "scenario": "门诊需求预测", "fields": []string{"district", "count"}, "days": 90,
+			"commitments": map[string]any{"authenticity": true, "compliance": true, "security": true, "no_third_party": true}}
+		caseID := dev.want(http.StatusCreated, dev.do("POST", "/api/v1/open/applications", app)).json(t)["id"].(string)
+		st.want(http.StatusOK, st.do("POST", "/api/v1/cases/"+caseID+"/actions/concur", map[string]any{"reason": "同意"}))
+		root.want(http.StatusOK, root.do("POST", "/api/v1/cases/"+caseID+"/actions/approve", map[string]any{"reason": "同意开放"}))
+		dev.want(http.StatusOK, dev.do("GET", "/api/v1/open/data/"+condID+"?format=csv", nil))
+		anon.want(http.StatusAccepted, anon.do("POST", "/api/v1/open/requests", map[string]any{"resource_id": condID, "note": "希望无条件开放"}))
+		// Risk evidence: the authority's scan.
+		scans := root.want(http.StatusOK, root.do("POST", "/api/v1/open/risk/scan", nil)).json(t)["items"].([]any)
+		if len(scans) != 1 || scans[0].(map[string]any)["resource_id"] != condID || scans[0].(map[string]any)["flagged"] != false {
+			t.Fatalf("risk scan: %v", scans)
+		}
+		scanID := scans[0].(map[string]any)["id"]
+
+		// Not due within the period.
+		if due := root.want(http.StatusOK, root.do("GET", "/api/v1/open/reviews/due", nil)).json(t)["items"].([]any); len(due) != 0 {
+			t.Fatalf("due at once: %v", due)
+		}
+		e.clock.Advance(364 * 24 * time.Hour)
+		root = e.login("admin", "correct-horse-42") // sessions end while the clock moves on
+		if due := root.want(http.StatusOK, root.do("GET", "/api/v1/open/reviews/due", nil)).json(t)["items"].([]any); len(due) != 0 {
+			t.Fatalf("due before the period: %v", due)
+		}
+		if cs := root.want(http.StatusOK, root.do("POST", "/api/v1/open/reviews/run", nil)).json(t)["cases"].([]any); len(cs) != 0 {
+			t.Fatalf("review filed before the period: %v", cs)
+		}
+
+		// Past the period: listed with usage and risk evidence.
+		e.clock.Advance(2 * 24 * time.Hour)
+		root, st = e.login("admin", "correct-horse-42"), e.login("wjw.steward", "steward-pass-2026")
+		st.want(http.StatusForbidden, st.do("GET", "/api/v1/open/reviews/due", nil))
+		due := root.want(http.StatusOK, root.do("GET", "/api/v1/open/reviews/due", nil)).json(t)["items"].([]any)
+		if len(due) != 1 {
+			t.Fatalf("due: %v", due)
+		}
+		ev := due[0].(map[string]any)
+		risk, _ := ev["risk"].(map[string]any)
+		if ev["resource_id"] != condID || ev["downloads"].(float64) != 1 || ev["applications"].(float64) != 1 || ev["requests"].(float64) != 1 ||
+			risk == nil || risk["id"] != scanID || risk["report"] == nil || ev["last_review"] != nil {
+			t.Fatalf("evidence: %v", ev)
+		}
+
+		// The job files one review case; the entry is no longer listed.
+		cs := root.want(http.StatusOK, root.do("POST", "/api/v1/open/reviews/run", nil)).json(t)["cases"].([]any)
+		if len(cs) != 1 {
+			t.Fatalf("review cases: %v", cs)
+		}
+		reviewID := cs[0].(string)
+		if again := root.want(http.StatusOK, root.do("POST", "/api/v1/open/reviews/run", nil)).json(t)["cases"].([]any); len(again) != 0 {
+			t.Fatalf("filed twice: %v", again)
+		}
+		if due := root.want(http.StatusOK, root.do("GET", "/api/v1/open/reviews/due", nil)).json(t)["items"].([]any); len(due) != 0 {
+			t.Fatalf("listed while its review is pending: %v", due)
+		}
+		rc := st.want(http.StatusOK, st.do("GET", "/api/v1/cases/"+reviewID, nil)).json(t)
+		if pl := rc["payload"].(map[string]any); rc["kind"] != "open_review" || rc["state"] != "pending" || pl["requests"].(float64) != 1 || pl["risk"] == nil {
+			t.Fatalf("review case: %v", rc)
+		}
+
+		// The authority decides, with a reason; the providing org cannot.
+		st.want(http.StatusForbidden, st.do("POST", "/api/v1/cases/"+reviewID+"/actions/make_unconditional", map[string]any{"reason": "自行决定"}))
+		root.want(http.StatusUnprocessableEntity, root.do("POST", "/api/v1/cases/"+reviewID+"/actions/make_unconditional", map[string]any{}))
+		rc = root.want(http.StatusOK, root.do("POST", "/api/v1/cases/"+reviewID+"/actions/make_unconditional",
+			map[string]any{"reason": "需求较高，风险扫描未发现重识别风险，转为无条件开放"})).json(t)
+		if rc["state"] != "unconditional" || rc["decision"].(map[string]any)["outcome"] != "approved" {
+			t.Fatalf("decision: %v", rc)
+		}
+
+		// The providing org changes the catalog entry accordingly; anyone then downloads it.
+		if r := anon.want(http.StatusForbidden, anon.do("GET", "/api/v1/open/data/"+condID, nil)); r.code(t) != "open.conditional" {
+			t.Fatalf("before the catalog change: %s", r.body)
+		}
+		entry["open"] = map[string]any{"attr": "unconditional"}
+		st.want(http.StatusOK, st.do("PUT", "/api/v1/catalog/resources/"+condID+"/draft", entry))
+		st.want(http.StatusOK, st.do("POST", "/api/v1/catalog/resources/"+condID+"/publish", map[string]any{"reason": "依定期评估案件 " + reviewID + " 转为无条件开放"}))
+		res := anon.want(http.StatusOK, anon.do("GET", "/api/v1/catalog/resources/"+condID, nil)).json(t)
+		if res["open"].(map[string]any)["attr"] != "unconditional" {
+			t.Fatalf("open attribute after the review: %v", res["open"])
+		}
+		if r := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+condID+"?format=csv", nil)); r.header.Get("Shuqiao-Records") != "60" {
+			t.Fatalf("download after the review: %v", r.header)
+		}
+		// Unconditional now: no longer reviewed.
+		e.clock.Advance(400 * 24 * time.Hour)
+		root = e.login("admin", "correct-horse-42")
+		if due := root.want(http.StatusOK, root.do("GET", "/api/v1/open/reviews/due", nil)).json(t)["items"].([]any); len(due) != 0 {
+			t.Fatalf("an unconditional entry is due for review: %v", due)
+		}
+	})
+}
