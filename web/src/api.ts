@@ -52,6 +52,11 @@ export function hasCsrf() {
   return csrf !== "";
 }
 
+/** csrfToken is for requests made without request(), such as uploads with progress. */
+export function csrfToken() {
+  return csrf;
+}
+
 export function setApiLanguage(l: string) {
   language = l;
 }

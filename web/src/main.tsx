@@ -25,6 +25,9 @@ import { Ledger } from "./pages/Ledger";
 import { OpenList } from "./pages/OpenList";
 import { OpenAuthority } from "./pages/OpenAuthority";
 import { NotFound } from "./pages/NotFound";
+import { Loads } from "./pages/Loads";
+import { Scorecards } from "./pages/Scorecards";
+import { Complaint } from "./pages/Complaint";
 import "./styles.css";
 
 function Themed() {
@@ -47,6 +50,14 @@ function Themed() {
                 <Route path="open" element={<OpenList />} />
                 <Route path="developers" element={<Developers />} />
                 <Route path="login" element={<Login />} />
+                <Route
+                  path="complaints"
+                  element={
+                    <RequireLogin>
+                      <Complaint />
+                    </RequireLogin>
+                  }
+                />
                 <Route path="*" element={<NotFound />} />
               </Route>
               <Route element={<ConsoleLayout />}>
@@ -59,6 +70,16 @@ function Themed() {
                 <Route path="console/clients" element={<Clients />} />
                 <Route path="console/grants" element={<Grants />} />
                 <Route path="console/demands" element={<Demands />} />
+                <Route path="console/loads" element={<Loads />} />
+                <Route path="console/scorecard" element={<Scorecards />} />
+                <Route
+                  path="authority/scorecards"
+                  element={
+                    <RequireLogin authority>
+                      <Scorecards />
+                    </RequireLogin>
+                  }
+                />
                 <Route
                   path="authority/cases"
                   element={

@@ -4,6 +4,8 @@ import {
   BulbOutlined,
   CloudDownloadOutlined,
   AuditOutlined,
+  BarChartOutlined,
+  DatabaseOutlined,
   DashboardOutlined,
   FileSearchOutlined,
   KeyOutlined,
@@ -126,6 +128,12 @@ export function PortalLayout() {
       </Content>
       <Footer className="portal-footer">
         <Typography.Text type="secondary">{t("app.footer")}</Typography.Text>
+        <span className="footer-links">
+          {" · "}
+          <Link to="/complaints" data-testid="footer-complaints">
+            {t("nav.complaints")}
+          </Link>
+        </span>
       </Footer>
     </Layout>
   );
@@ -163,6 +171,8 @@ export function ConsoleLayout() {
         { key: "/console/cases", icon: <AuditOutlined />, label: t("console.cases") },
         { key: "/console/grants", icon: <ShareAltOutlined />, label: t("console.grants") },
         { key: "/console/demands", icon: <BulbOutlined />, label: t("console.demands") },
+        { key: "/console/loads", icon: <DatabaseOutlined />, label: t("console.loads") },
+        ...(isAuthority(me) ? [] : [{ key: "/console/scorecard", icon: <BarChartOutlined />, label: t("console.scorecard") }]),
         ...(me?.roles.some((r) => r === "admin" || r === "authority_admin")
           ? [{ key: "/console/clients", icon: <KeyOutlined />, label: t("console.clients") }]
           : []),
@@ -178,6 +188,7 @@ export function ConsoleLayout() {
         { key: "/authority/cases", icon: <FileSearchOutlined />, label: t("authority.allCases") },
         { key: "/authority/overdue", icon: <WarningOutlined />, label: t("authority.overdue") },
         { key: "/authority/ledger", icon: <SafetyCertificateOutlined />, label: t("authority.ledger") },
+        { key: "/authority/scorecards", icon: <BarChartOutlined />, label: t("authority.scorecards") },
         { key: "/authority/open", icon: <CloudDownloadOutlined />, label: t("authority.openData") },
       ],
     });

@@ -116,6 +116,18 @@ export function parseCheckpoint(note: string): Checkpoint {
 
 export type SigResult = "valid" | "invalid" | "unsupported";
 
+/** keyAlgorithm names a verifier key's signature algorithm: "Ed25519", "SM2" or "". */
+export function keyAlgorithm(verifierKey: string): string {
+  try {
+    const key = b64decode(verifierKey.split("+").slice(2).join("+"));
+    if (key[0] === 1) return "Ed25519";
+    if (key.length === SM2_TYPE.length + 65 && SM2_TYPE.every((b, j) => key[j] === b)) return "SM2";
+  } catch {
+    /* not base64 */
+  }
+  return "";
+}
+
 /** verifySignature checks the checkpoint's signature by the verifier key "name+hash+base64(alg||key)". */
 export async function verifySignature(cp: Checkpoint, verifierKey: string): Promise<SigResult> {
   // name+hash+key: the base64 key may itself contain "+", so split twice only.

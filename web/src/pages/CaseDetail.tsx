@@ -1,7 +1,11 @@
-import { Alert, App, Button, Card, Descriptions, Form, Input, List, Modal, Space, Tag, Timeline, Typography } from "antd";
-import { useState } from "react";
+import { Alert, App, Button, Card, Descriptions, Form, Input, List, Modal, Progress, Space, Tag, Timeline, Typography } from "antd";
+import { DownloadOutlined, UploadOutlined } from "@ant-design/icons";
+import { useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { api, type Case } from "../api";
+import { api, ApiError, type Case } from "../api";
+import { useAuth } from "../auth";
+import { MAX_ATTACHMENT, uploadAttachment, type Attachment } from "../api/console";
+import { DisputeDialog } from "./ShareForms";
 import { useEnum, useLang } from "../i18n";
 import { useAsync } from "../lib/useAsync";
 import { DANGER, REASON_REQUIRED, useCaseKinds } from "../lib/cases";
@@ -10,12 +14,68 @@ import { Async } from "../components/Async";
 import { Deadline } from "../components/Deadline";
 import { fmtTime } from "../lib/format";
 
-interface Attachment {
-  id: string;
-  name: string;
-  size: number;
-  content_type: string;
-  created_at: string;
+/** Uploader sends one file with progress; a file over the limit is refused before it is sent. */
+function Uploader({ caseID, onDone }: { caseID: string; onDone: () => void }) {
+  const { t, lang } = useLang();
+  const { message } = App.useApp();
+  const input = useRef<HTMLInputElement>(null);
+  const [pct, setPct] = useState<number>();
+  const [name, setName] = useState("");
+  const [error, setError] = useState<string>();
+  const limit = `${MAX_ATTACHMENT / (1 << 20)} MiB`;
+  const send = async (f: File) => {
+    setError(undefined);
+    setName(f.name);
+    if (f.size > MAX_ATTACHMENT) {
+      setError(t("attach.tooLarge", { name: f.name, size: fmtSize(f.size), max: limit }));
+      return;
+    }
+    setPct(0);
+    try {
+      await uploadAttachment(caseID, f, lang === "zh" ? "zh-CN" : "en", setPct);
+      message.success(t("attach.done", { name: f.name }));
+      onDone();
+    } catch (e) {
+      const tooLarge = e instanceof ApiError && e.status === 413;
+      setError(tooLarge ? t("attach.tooLarge", { name: f.name, size: fmtSize(f.size), max: limit }) : t("attach.failed", { name: f.name, why: (e as Error).message }));
+    } finally {
+      setPct(undefined);
+      if (input.current) input.current.value = "";
+    }
+  };
+  return (
+    <div style={{ marginTop: 12 }}>
+      <input
+        ref={input}
+        type="file"
+        hidden
+        aria-hidden="true"
+        tabIndex={-1}
+        data-testid="attach-input"
+        onChange={(e) => {
+          const f = e.target.files?.[0];
+          if (f) void send(f);
+        }}
+      />
+      <Space wrap>
+        <Button icon={<UploadOutlined />} onClick={() => input.current?.click()} disabled={pct !== undefined} data-testid="attach-upload">
+          {t("attach.upload")}
+        </Button>
+        <Typography.Text type="secondary">{t("attach.limit", { max: limit })}</Typography.Text>
+      </Space>
+      {pct !== undefined && (
+        <div role="status" aria-live="polite" style={{ marginTop: 8, maxWidth: 420 }}>
+          <Typography.Text>{t("attach.uploading", { name })}</Typography.Text>
+          <Progress percent={pct} size="small" status="active" />
+        </div>
+      )}
+      {error && <Alert role="alert" type="error" showIcon title={error} style={{ marginTop: 8 }} data-testid="attach-error" closable onClose={() => setError(undefined)} />}
+    </div>
+  );
+}
+
+function fmtSize(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
 export function CaseDetail() {
@@ -32,6 +92,8 @@ export function CaseDetail() {
   const [busy, setBusy] = useState(false);
   const [actError, setActError] = useState<string>();
   const [comment, setComment] = useState("");
+  const [disputing, setDisputing] = useState(false);
+  const { me } = useAuth();
 
   const act = async (c: Case, action: string) => {
     setBusy(true);
@@ -130,6 +192,17 @@ export function CaseDetail() {
               ) : (
                 <Typography.Text type="secondary">{t("case.noActions")}</Typography.Text>
               )}
+              {c.kind === "share_request" && c.target.id && me && c.applicant.org_id === me.org.id && (
+                <div style={{ marginTop: 12 }}>
+                  <Typography.Text type="secondary">{t("dispute.fromRequest")} </Typography.Text>
+                  <Button type="link" onClick={() => setDisputing(true)} data-testid="dispute-from-case">
+                    {t("dispute.action")}
+                  </Button>
+                </div>
+              )}
+              {disputing && c.target.id && (
+                <DisputeDialog resource={{ id: c.target.id, name: String(c.payload.resource_name ?? c.title) }} onClose={() => setDisputing(false)} />
+              )}
             </Card>
             <Card title={<h2 className="card-h">{t("case.history")}</h2>} style={{ marginBottom: 16 }}>
               <Timeline
@@ -174,19 +247,30 @@ export function CaseDetail() {
                   <List
                     size="small"
                     dataSource={a.items}
+                    pagination={a.items.length > 10 ? { pageSize: 10, size: "small" } : false}
+                    data-testid="attachments"
                     renderItem={(x) => (
-                      <List.Item>
-                        <a href={`/api/v1/cases/${c.id}/attachments/${x.id}`} download={x.name}>
-                          {x.name}
-                        </a>{" "}
-                        <Typography.Text type="secondary">
-                          {(x.size / 1024).toFixed(1)} KiB · {fmtTime(x.created_at)}
-                        </Typography.Text>
+                      <List.Item
+                        actions={[
+                          <a key="d" href={`/api/v1/cases/${c.id}/attachments/${x.id}`} download={x.name} aria-label={t("attach.download", { name: x.name })}>
+                            <DownloadOutlined /> {t("attach.downloadShort")}
+                          </a>,
+                        ]}
+                      >
+                        <span>
+                          <a href={`/api/v1/cases/${c.id}/attachments/${x.id}`} download={x.name}>
+                            {x.name}
+                          </a>{" "}
+                          <Typography.Text type="secondary">
+                            {fmtSize(x.size)} · {fmtTime(x.created_at)}
+                          </Typography.Text>
+                        </span>
                       </List.Item>
                     )}
                   />
                 )}
               </Async>
+              {c.phase !== "closed" && <Uploader caseID={c.id} onDone={atts.reload} />}
             </Card>
             <Modal
               open={!!acting}

@@ -1,7 +1,7 @@
 import { Alert, App, Button, Card, Empty, Input, Modal, Space, Table, Tabs, Tag, Typography } from "antd";
-import { useMemo, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, type Resource } from "../api";
+import { api, type Attr, type Resource } from "../api";
 import { isAuthority, useAuth } from "../auth";
 import { useEnum, useLang } from "../i18n";
 import { useAsync } from "../lib/useAsync";
@@ -9,6 +9,7 @@ import { useOrgNames } from "../lib/shared";
 import { Async } from "../components/Async";
 import { Chart } from "../components/Chart";
 import { fmtDate, fmtTime } from "../lib/format";
+import { DisputeDialog, MisuseDialog } from "./ShareForms";
 
 interface Grant {
   id: string;
@@ -23,6 +24,8 @@ interface Grant {
   state: "active" | "suspended" | "terminated";
   state_reason?: string;
   created_at: string;
+  provider_org_id?: string;
+  resource_name?: string;
 }
 
 interface Usage {
@@ -107,7 +110,10 @@ export function Grants() {
       await Promise.all(
         ids.map((id) =>
           api<Resource>(`/api/v1/catalog/resources/${id}`, { signal })
-            .then((r) => (out[id] = r.name))
+            .then((r) => {
+              out[id] = r.name;
+              attrs[id] = r.share.attr;
+            })
             .catch(() => undefined),
         ),
       );
@@ -115,6 +121,10 @@ export function Grants() {
     },
     [state.data],
   );
+  // Each entry's sharing attribute, filled in with the names: a dispute proposes another.
+  const attrs = useRef<Record<string, Attr>>({}).current;
+  const [misuse, setMisuse] = useState<Grant>();
+  const [dispute, setDispute] = useState<Grant>();
   const [measure, setMeasure] = useState<{ grant: Grant; m: string }>();
   const [reason, setReason] = useState("");
   const [busy, setBusy] = useState(false);
@@ -171,6 +181,16 @@ export function Grants() {
                           <Button type="link">{t("grants.case")}</Button>
                         </Link>
                       )}
+                      {me && g.provider_org_id === me.org.id && g.state !== "terminated" && (
+                        <Button type="link" danger onClick={() => setMisuse(g)} data-testid={`misuse-${g.id}`}>
+                          {t("misuse.action")}
+                        </Button>
+                      )}
+                      {me && g.grantee_org_id === me.org.id && (
+                        <Button type="link" onClick={() => setDispute(g)} data-testid={`dispute-${g.id}`}>
+                          {t("dispute.action")}
+                        </Button>
+                      )}
                       {authority &&
                         MEASURES[g.state].map((m) => (
                           <Button key={m} type="link" danger={m !== "reinstate"} onClick={() => setMeasure({ grant: g, m })}>
@@ -185,6 +205,18 @@ export function Grants() {
           )}
         </Async>
       </Card>
+      {misuse && (
+        <MisuseDialog
+          grant={{ id: misuse.id, resource_name: names.data?.[misuse.resource_id] ?? misuse.resource_name, grantee: orgName(misuse.grantee_org_id) }}
+          onClose={() => setMisuse(undefined)}
+        />
+      )}
+      {dispute && (
+        <DisputeDialog
+          resource={{ id: dispute.resource_id, name: names.data?.[dispute.resource_id] ?? dispute.resource_name ?? "", attr: attrs[dispute.resource_id] }}
+          onClose={() => setDispute(undefined)}
+        />
+      )}
       <Modal
         open={!!measure}
         title={measure && t("grants.measureTitle", { measure: label("measure", measure.m) })}

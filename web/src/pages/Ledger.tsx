@@ -9,7 +9,7 @@ import { useOrgNames } from "../lib/shared";
 import { Async, ErrorState } from "../components/Async";
 import { CursorPager, useCursor } from "../components/CursorPager";
 import { fmtTime } from "../lib/format";
-import { parseCheckpoint, verifyEntry, type Verification } from "../lib/merkle";
+import { keyAlgorithm, parseCheckpoint, verifyEntry, type Verification } from "../lib/merkle";
 
 const ACTIONS = ["collect", "store", "use", "process", "transmit", "provide", "disclose", "delete", "destroy", "decide", "admin"];
 
@@ -50,7 +50,7 @@ function Verifier({ entry, onClose }: { entry: LedgerEntry; onClose: () => void 
   );
   return (
     <Drawer open onClose={onClose} title={t("ledger.verifyTitle", { seq: entry.seq })} size={Math.min(560, window.innerWidth)}>
-      <Typography.Paragraph type="secondary">{t("ledger.verifyHow")}</Typography.Paragraph>
+      <Typography.Paragraph type="secondary">{t("ledgerx.verifyHow")}</Typography.Paragraph>
       <Async state={state}>
         {({ v, key, text, origin, proofLen }: { v: Verification; key: string; text: string; origin: string; proofLen: number }) => {
           const all = v.leafMatches && v.rootMatches && v.signature === "valid";
@@ -67,7 +67,10 @@ function Verifier({ entry, onClose }: { entry: LedgerEntry; onClose: () => void 
               <Space direction="vertical" style={{ marginBottom: 16 }}>
                 <Check ok={v.leafMatches} label={t("ledger.checkLeaf")} />
                 <Check ok={v.rootMatches} label={t("ledger.checkRoot", { n: proofLen, size: v.treeSize })} />
-                <Check ok={v.signature === "unsupported" ? "unsupported" : v.signature === "valid"} label={t(`ledger.sig.${v.signature}`)} />
+                <Check
+                  ok={v.signature === "unsupported" ? "unsupported" : v.signature === "valid"}
+                  label={`${v.signature === "unsupported" ? t("ledgerx.sigUnsupported") : t(`ledger.sig.${v.signature}`)}${keyAlgorithm(key) ? ` (${keyAlgorithm(key)})` : ""}`}
+                />
               </Space>
               <Descriptions size="small" column={1} bordered>
                 <Descriptions.Item label={t("ledger.leafHash")}>
@@ -142,6 +145,9 @@ export function Ledger() {
               <Descriptions.Item label={t("ledger.origin")}>{cp.data.cp.origin}</Descriptions.Item>
               <Descriptions.Item label={t("ledger.treeSize")}>
                 <span data-testid="tree-size">{cp.data.cp.size}</span>
+              </Descriptions.Item>
+              <Descriptions.Item label={t("ledgerx.algorithm")}>
+                <span data-testid="key-alg">{keyAlgorithm(cp.data.key) || "—"}</span>
               </Descriptions.Item>
               <Descriptions.Item label={t("ledger.verifierKey")}>
                 <Typography.Text className="mono" copyable ellipsis style={{ maxWidth: 260 }}>
