@@ -30,6 +30,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"shuqiao/bench/harness"
@@ -200,17 +201,25 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	// Interleave to share the machine's state: bare, governed, bare, governed.
+	// CPU time per call (the whole process: server, client, ledger) is
+	// printed beside throughput: on a busy machine it moves much less than
+	// calls per second do, so it shows what a change did.
 	var bareRates, govRates []float64
+	var bareCPU, govCPU []float64
 	for i := 0; i < 2; i++ {
-		b, _, err := closedLoop(client, urlFor("bare"), c.workers, dur)
+		c0 := cpuTime()
+		b, nb, err := closedLoop(client, urlFor("bare"), c.workers, dur)
 		if err != nil {
 			return err
 		}
-		gv, _, err := closedLoop(client, urlFor("governed"), c.workers, dur)
+		c1 := cpuTime()
+		gv, ng, err := closedLoop(client, urlFor("governed"), c.workers, dur)
 		if err != nil {
 			return err
 		}
+		c2 := cpuTime()
 		bareRates, govRates = append(bareRates, b), append(govRates, gv)
+		bareCPU, govCPU = append(bareCPU, float64((c1-c0).Microseconds())/float64(nb)), append(govCPU, float64((c2-c1).Microseconds())/float64(ng))
 	}
 	bare, gov := maxOf(bareRates), maxOf(govRates)
 	half := gov / 2
@@ -224,6 +233,8 @@ func run(ctx context.Context, c config) error {
 		Note: fmt.Sprintf("throughput %.0f vs %.0f calls/s (%.2f of bare; target ≥0.50)", gov, bare, gov/bare),
 	}}
 	harness.Print(os.Stdout, results)
+	fmt.Printf("CPU per call (process user+system): governed %.0f µs, bare %.0f µs (%.2f of bare's calls per CPU second)\n",
+		minOf(govCPU), minOf(bareCPU), minOf(bareCPU)/minOf(govCPU))
 	fmt.Printf("governed max throughput: %.0f calls/s (target ≥ 5000) %s\n", gov, okMark(gov >= 5000))
 	fmt.Printf("at half load (%.0f calls/s offered, %.0f achieved): p50 %.2f ms, p99 %.2f ms (target p99 < 20 ms) %s\n",
 		half, achieved, ms(p50), ms(p99), okMark(p99 < 20*time.Millisecond))
@@ -245,6 +256,21 @@ func okMark(ok bool) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func minOf(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs {
+		m = min(m, x)
+	}
+	return m
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func maxOf(xs []float64) float64 {
 	m := 0.0
@@ -289,7 +315,7 @@ func check(client *http.Client, base string) error {
 }
 
 // closedLoop runs workers that each send the next request when the last
-// answers, for d, and returns calls per second.
+// answers, for d, and returns calls per second and the number of calls.
 func closedLoop(client *http.Client, next func(*rand.Rand) string, workers int, d time.Duration) (float64, int64, error) {
 	var n, fails atomic.Int64
 	deadline := time.Now().Add(d)
@@ -313,7 +339,7 @@ func closedLoop(client *http.Client, next func(*rand.Rand) string, workers int, 
 	if f := fails.Load(); f > 0 {
 		return 0, f, fmt.Errorf("%d failed calls", f)
 	}
-	return float64(n.Load()) / time.Since(start).Seconds(), 0, nil
+	return float64(n.Load()) / time.Since(start).Seconds(), n.Load(), nil
 }
 
 // openLoop offers rate calls per second for d (arrivals on a fixed

@@ -12,8 +12,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"shuqiao/internal/catalog"
@@ -353,44 +351,17 @@ func (s *Service) insertDelivery(ctx context.Context, tx *store.Tx, d *Delivery)
 // deliveryCols are gate_deliveries' columns that a delivery fills.
 const deliveryCols = 13
 
-// insertDeliveries writes delivery rows in multi-row statements (64 rows,
-// 832 parameters each: within SQLite's and PostgreSQL's limits), so a group
-// commit pays for parsing a few statements, not one per delivery.
+// insertDeliveries writes delivery rows with the gate's prepared
+// multi-row statements, so a group commit parses nothing.
 func (s *Service) insertDeliveries(ctx context.Context, tx *store.Tx, ds []*Delivery) error {
-	const chunk = 64
-	for len(ds) > 0 {
-		part := ds[:min(chunk, len(ds))]
-		ds = ds[len(part):]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO gate_deliveries (id, grant_id, resource_id, org_id, client_id, user_id, action, format, records,
-		content_hash, event_hash, signed, created_at) VALUES `)
-		args := make([]any, 0, len(part)*deliveryCols)
-		for i, d := range part {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteByte('(')
-			for c := 1; c <= deliveryCols; c++ {
-				if c > 1 {
-					q.WriteByte(',')
-				}
-				// modernc.org/sqlite looks numbered parameters up by name,
-				// which is quadratic in a statement this wide.
-				if tx.Dialect == store.SQLite {
-					q.WriteByte('?')
-					continue
-				}
-				q.WriteByte('$')
-				q.WriteString(strconv.Itoa(i*deliveryCols + c))
-			}
-			q.WriteByte(')')
-			p, r := d.Decision, d.Receipt.Statement.Recipient
-			args = append(args, d.ID, p.Grant.ID, p.Resource.ID, r.OrgID, r.ClientID, r.UserID,
-				string(d.action), string(d.Format), d.Records, d.ContentHash, d.evHash, d.Receipt.Note, store.Micros(d.Time))
-		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("gate: record delivery: %w", err)
-		}
+	args := make([]any, 0, len(ds)*deliveryCols)
+	for _, d := range ds {
+		p, r := d.Decision, d.Receipt.Statement.Recipient
+		args = append(args, d.ID, p.Grant.ID, p.Resource.ID, r.OrgID, r.ClientID, r.UserID,
+			string(d.action), string(d.Format), d.Records, d.ContentHash, d.evHash, d.Receipt.Note, store.Micros(d.Time))
+	}
+	if err := s.deliveries.Insert(ctx, tx, args); err != nil {
+		return fmt.Errorf("gate: record delivery: %w", err)
 	}
 	return nil
 }

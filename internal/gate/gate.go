@@ -169,8 +169,9 @@ type Service struct {
 	signer note.Signer
 	vkey   string
 
-	limits *rateLimits
-	rec    *recorder
+	limits     *rateLimits
+	rec        *recorder
+	deliveries *store.RowInserter
 
 	grantsMu   sync.Mutex
 	grantCache map[string]grantCacheEntry
@@ -193,7 +194,9 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 		return nil, err
 	}
 	s := &Service{db: db, led: led, clock: clk, resources: resources, rows: rows, opts: opts,
-		traceKey: derive(opts.Secret, "gate/trace"), pseudKey: derive(opts.Secret, "gate/pseudonym")}
+		traceKey: derive(opts.Secret, "gate/trace"), pseudKey: derive(opts.Secret, "gate/pseudonym"),
+		deliveries: store.NewRowInserter(db, `INSERT INTO gate_deliveries (id, grant_id, resource_id, org_id, client_id, user_id, action, format, records,
+		content_hash, event_hash, signed, created_at) VALUES `, deliveryCols)}
 	keys := &mask.KeyRing{Algorithm: opts.MaskAlgorithm, Keys: map[string][]byte{pseudonymKeyName: derive(opts.Secret, "gate/pseudonym/base")}}
 	var err error
 	if s.policy, err = opts.Policy.Compile(keys); err != nil {
@@ -209,7 +212,10 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 }
 
 // Close stops the gate's background recorder; deliveries after Close fail.
-func (s *Service) Close() { s.rec.close() }
+func (s *Service) Close() {
+	s.rec.close()
+	_ = s.deliveries.Close()
+}
 
 // UseRows sets where hosted rows come from (ingest).
 func (s *Service) UseRows(r RowSource) {

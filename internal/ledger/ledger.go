@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -106,8 +105,7 @@ type Ledger struct {
 	nudge chan struct{}
 	mu    sync.Mutex // serialises Integrate within this process
 
-	insertOnce sync.Once
-	insert     *sql.Stmt // Append's one-event insert, prepared on the pool
+	pending *store.RowInserter // Append's inserts, prepared on the pool
 }
 
 // New returns the ledger over db, migrating its tables and loading (or, on
@@ -144,7 +142,8 @@ func New(ctx context.Context, db *store.DB, clk clock.Clock, opts ...Options) (*
 	if err := db.Migrate(ctx, "ledger", migrations, dir); err != nil {
 		return nil, err
 	}
-	l := &Ledger{db: db, clock: clk, opts: o, nudge: make(chan struct{}, 1)}
+	l := &Ledger{db: db, clock: clk, opts: o, nudge: make(chan struct{}, 1),
+		pending: store.NewRowInserter(db, `INSERT INTO ledger_pending (body, created_at) VALUES `, 2)}
 	if err := l.initTree(ctx); err != nil {
 		return nil, err
 	}
@@ -197,52 +196,17 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 		}
 		bodies[i], created[i] = body, store.Micros(e.Time)
 	}
-	if len(bodies) == 1 {
-		// The common case: one statement, prepared once per connection.
-		if _, err := l.appendStmt(ctx, tx).ExecContext(ctx, bodies[0], created[0]); err != nil {
-			return fmt.Errorf("ledger: append: %w", err)
-		}
-		l.Nudge()
-		return nil
+	// Prepared statements of a few fixed sizes keep the cost inside
+	// business transactions low, whatever the number of events.
+	args := make([]any, 0, 2*len(bodies))
+	for i := range bodies {
+		args = append(args, bodies[i], created[i])
 	}
-	// A few multi-row statements for the lot keep the cost inside business
-	// transactions low.
-	const chunk = 450
-	args := make([]any, 0, 2*min(chunk, len(bodies)))
-	for start := 0; start < len(bodies); start += chunk {
-		end := min(start+chunk, len(bodies))
-		args = args[:0]
-		for i := start; i < end; i++ {
-			args = append(args, bodies[i], created[i])
-		}
-		if _, err := tx.ExecContext(ctx, stmtText(tx.Dialect, `INSERT INTO ledger_pending (body, created_at) VALUES `, 2, end-start, ","), args...); err != nil {
-			return fmt.Errorf("ledger: append: %w", err)
-		}
+	if err := l.pending.Insert(ctx, tx, args); err != nil {
+		return fmt.Errorf("ledger: append: %w", err)
 	}
 	l.Nudge()
 	return nil
-}
-
-// appendStmt returns the one-event insert as a statement of tx, prepared on
-// the pool once (database/sql then prepares it once per connection and
-// reuses it), so a business transaction does not pay for parsing it. If
-// preparing fails it falls back to a plain statement.
-func (l *Ledger) appendStmt(ctx context.Context, tx *store.Tx) interface {
-	ExecContext(context.Context, ...any) (sql.Result, error)
-} {
-	l.insertOnce.Do(func() {
-		l.insert, _ = l.db.PrepareContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, $2)`)
-	})
-	if l.insert != nil {
-		return tx.StmtContext(ctx, l.insert)
-	}
-	return plainExec{tx}
-}
-
-type plainExec struct{ tx *store.Tx }
-
-func (p plainExec) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
-	return p.tx.ExecContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, $2)`, args...)
 }
 
 // validKeyName reports whether name can name a note key: non-empty, no
