@@ -1,7 +1,7 @@
 // Open data (R-OPN-1..6, R-DEV-6): the types of api/openapi.yaml's tag
 // "open" and the calls the open pages make. Every download goes through
 // the anonymous gate endpoint GET /api/v1/open/data/{resource}.
-import { api, request, type Attr, type Case } from "../api";
+import { api, request, type Attr, type Case, type Me } from "../api";
 
 export type OpenFormat = "csv" | "xlsx" | "json";
 export const OPEN_FORMATS: OpenFormat[] = ["csv", "xlsx", "json"];
@@ -199,8 +199,25 @@ export function issueOpenKey(name: string, contact: string): Promise<OpenKey> {
   return api<OpenKey>("/api/v1/open/keys", { body: { name, contact } });
 }
 
-/** myOpenGrants lists the active open grants the caller's org holds on a resource. */
-export async function myOpenGrants(resourceId: string, orgId: string, signal?: AbortSignal): Promise<OpenGrant[]> {
-  const r = await api<{ items: OpenGrant[] }>("/api/v1/grants", { query: { resource: resourceId, org: orgId, kind: "open", state: "active" }, signal });
-  return r.items.filter((g) => g.grantee_org_id === orgId && g.state === "active" && (!g.expires_at || new Date(g.expires_at) > new Date()));
+/**
+ * myOpenGrants lists the caller's own active open grants on a resource: the
+ * grants of approved applications the caller filed. An application's grant
+ * is the applicant's alone (open.not_applicant for colleagues), so grants of
+ * cases the caller cannot see, or did not file, are left out.
+ */
+export async function myOpenGrants(resourceId: string, me: Me, signal?: AbortSignal): Promise<OpenGrant[]> {
+  const r = await api<{ items: OpenGrant[] }>("/api/v1/grants", { query: { resource: resourceId, org: me.org.id, kind: "open", state: "active" }, signal });
+  const live = r.items.filter((g) => g.grantee_org_id === me.org.id && g.state === "active" && g.case_id && (!g.expires_at || new Date(g.expires_at) > new Date()));
+  const mine = await Promise.all(
+    live.map(async (g) => {
+      try {
+        const c = await api<Case>(`/api/v1/cases/${encodeURIComponent(g.case_id!)}`, { signal });
+        return c.applicant.id === (me.user_id || me.client_id) ? g : undefined;
+      } catch (e) {
+        if ((e as Error).name === "AbortError") throw e;
+        return undefined;
+      }
+    }),
+  );
+  return mine.filter((g): g is OpenGrant => !!g);
 }

@@ -4,7 +4,7 @@
 import { Alert, App, Button, Form, Input, Select, Space, Typography } from "antd";
 import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
 import { useState } from "react";
-import { Link, useLocation } from "react-router-dom";
+import { Link, useLocation, useNavigate } from "react-router-dom";
 import { api, ApiError, type Case, type Resource } from "../api";
 import { useAuth } from "../auth";
 import { useLang } from "../i18n";
@@ -24,6 +24,7 @@ export function OpenObjectionForm({ r }: { r: Resource }) {
   const { t } = useLang();
   const { me } = useAuth();
   const loc = useLocation();
+  const nav = useNavigate();
   const { message } = App.useApp();
   const [form] = Form.useForm();
   const [busy, setBusy] = useState(false);
@@ -38,9 +39,9 @@ export function OpenObjectionForm({ r }: { r: Resource }) {
         showIcon
         title={t("objection.login")}
         action={
-          <Link to={`/login?next=${encodeURIComponent(loc.pathname + "?tab=objection")}`}>
-            <Button type="primary">{t("nav.login")}</Button>
-          </Link>
+          <Button type="primary" onClick={() => nav(`/login?next=${encodeURIComponent(loc.pathname + "?tab=objection")}`)}>
+            {t("nav.login")}
+          </Button>
         }
       />
     );
@@ -88,7 +89,7 @@ export function OpenObjectionForm({ r }: { r: Resource }) {
   };
 
   return (
-    <Form form={form} layout="vertical" onFinish={submit} initialValues={{ key: [{}] }} style={{ maxWidth: 720 }} data-testid="objection-form">
+    <Form form={form} name="objection" layout="vertical" onFinish={submit} initialValues={{ key: [{}] }} style={{ maxWidth: 720 }} data-testid="objection-form">
       <Typography.Paragraph>{t("objection.intro")}</Typography.Paragraph>
       <Form.Item name="title" label={t("objection.title")} rules={[{ required: true, whitespace: true, message: t("objection.titleRequired") }]}>
         <Input maxLength={200} data-testid="objection-title" />

@@ -5,7 +5,7 @@
 import { Alert, App, Button, Card, Checkbox, Descriptions, Form, Input, InputNumber, Select, Space, Table, Tag, Typography } from "antd";
 import { DownloadOutlined } from "@ant-design/icons";
 import { useMemo, useState } from "react";
-import { Link, useLocation } from "react-router-dom";
+import { Link, useLocation, useNavigate } from "react-router-dom";
 import { type Case, type Field, type Resource } from "../api";
 import {
   applyOpen,
@@ -248,6 +248,7 @@ export function OpenApplyForm({ r }: { r: Resource }) {
   const { t } = useLang();
   const { me } = useAuth();
   const loc = useLocation();
+  const nav = useNavigate();
   const { message } = App.useApp();
   const [form] = Form.useForm();
   const [busy, setBusy] = useState(false);
@@ -260,9 +261,9 @@ export function OpenApplyForm({ r }: { r: Resource }) {
         showIcon
         title={t("openData.applyLogin")}
         action={
-          <Link to={`/login?next=${encodeURIComponent(loc.pathname + "?tab=open")}`} data-testid="open-apply-login">
-            <Button type="primary">{t("nav.login")}</Button>
-          </Link>
+          <Button type="primary" onClick={() => nav(`/login?next=${encodeURIComponent(loc.pathname + "?tab=open")}`)} data-testid="open-apply-login">
+            {t("nav.login")}
+          </Button>
         }
       />
     );
@@ -308,7 +309,7 @@ export function OpenApplyForm({ r }: { r: Resource }) {
   };
   const commitments = ["authenticity", "compliance", "security", "no_third_party"];
   return (
-    <Form form={form} layout="vertical" onFinish={submit} initialValues={{ fields: [], commitments: [], days: 365 }} data-testid="open-apply-form" style={{ maxWidth: 720 }}>
+    <Form form={form} name="open-apply" layout="vertical" onFinish={submit} initialValues={{ fields: [], commitments: [], days: 365 }} data-testid="open-apply-form" style={{ maxWidth: 720 }}>
       <Typography.Paragraph>{t("openData.applyIntro")}</Typography.Paragraph>
       <Descriptions size="small" column={1} bordered style={{ marginBottom: 16 }}>
         <Descriptions.Item label={t("openData.applicant")}>
@@ -406,7 +407,7 @@ export function OpenRequestForm({ r }: { r: Resource }) {
 function OpenGrantDownloads({ r }: { r: Resource }) {
   const { me } = useAuth();
   const { t } = useLang();
-  const state = useAsync((signal) => (me ? myOpenGrants(r.id, me.org.id, signal) : Promise.resolve([])), [r.id, me?.org.id]);
+  const state = useAsync((signal) => (me ? myOpenGrants(r.id, me, signal) : Promise.resolve([])), [r.id, me?.org.id, me?.user_id]);
   if (!me) return null;
   return (
     <Async state={state} rows={1} isEmpty={(g) => g.length === 0} empty={<></>}>
