@@ -294,9 +294,11 @@ func TestOpenAPI(t *testing.T) {
 
 // R-OPN-4 over HTTP, every response checked against api/openapi.yaml: the
 // providing org derives an anonymised CSV of a not-open hosted entry (k, the
-// quasi-identifiers' hierarchies, masks) with its risk report, proposes
-// opening its derivative entry with the derivation, and the authority
-// approves through the case actions; the opening is listed. A proposal on
+// quasi-identifiers' hierarchies, masks) with its risk report, loads it
+// through ingest into its derivative entry keyed by the derivation's row_no,
+// proposes opening that entry with the derivation, and the authority
+// approves through the case actions; the opening is listed, the org opens
+// the entry and anyone downloads the derivative. A proposal on
 // the right holder's consent cannot be refused without a reason, and the
 // refusal's reason reaches the org.
 func TestOpenConversionAPI(t *testing.T) {
@@ -351,7 +353,7 @@ func TestOpenConversionAPI(t *testing.T) {
 			t.Fatalf("derivation: %v %s", dv.header, dv.body)
 		}
 		out := m["csv"].(string)
-		if !strings.HasPrefix(out, "full_name,age,gender,diagnosis\n") || strings.ContainsAny(out, "陈林黄") || strings.Contains(out, ",25,") || !strings.Contains(out, ",20-29,") {
+		if !strings.HasPrefix(out, "row_no,full_name,age,gender,diagnosis\n") || strings.ContainsAny(out, "陈林黄") || strings.Contains(out, ",25,") || !strings.Contains(out, ",20-29,") {
 			t.Fatalf("derivative not masked and generalised:\n%s", out)
 		}
 		sum := sha256.Sum256([]byte(out))
@@ -361,7 +363,7 @@ func TestOpenConversionAPI(t *testing.T) {
 		// The CSV as the body, ready for ingest.
 		raw := st.want(http.StatusCreated, st.do("POST", "/api/v1/open/derivations?format=csv", spec))
 		if !strings.HasPrefix(raw.header.Get("Content-Type"), "text/csv") || raw.header.Get("Shuqiao-Derivation-Id") == "" ||
-			raw.header.Get("Shuqiao-Min-Class") == "" || !strings.HasPrefix(string(raw.body), "full_name,age,gender,diagnosis\n") {
+			raw.header.Get("Shuqiao-Min-Class") == "" || !strings.HasPrefix(string(raw.body), "row_no,full_name,age,gender,diagnosis\n") {
 			t.Fatalf("derivation as CSV: %v\n%s", raw.header, raw.body)
 		}
 
@@ -369,11 +371,18 @@ func TestOpenConversionAPI(t *testing.T) {
 		der := catalogEntry("慢性病随访统计（匿名化）")
 		der["level"], der["tags"] = "general", []string{"卫生"}
 		der["open"] = map[string]any{"attr": "none", "basis": "待转为开放审核", "reason": "匿名化衍生数据，待审核"}
-		der["fields"] = []map[string]any{field("full_name", "姓名（已隐去）", "string", false), field("age", "年龄段", "string", false),
-			field("gender", "性别", "string", false), field("diagnosis", "诊断", "string", false)}
+		der["fields"] = []map[string]any{field("row_no", "记录序号", "integer", false), field("full_name", "姓名（已隐去）", "string", false),
+			field("age", "年龄段", "string", false), field("gender", "性别", "string", false), field("diagnosis", "诊断", "string", false)}
+		der["fields"].([]map[string]any)[0]["required"] = true
 		d = st.want(http.StatusCreated, st.do("POST", "/api/v1/catalog/resources", der)).json(t)
-		derID := d["resource_id"].(string)
+		derID, derCode := d["resource_id"].(string), d["code"].(string)
 		st.want(http.StatusOK, st.do("POST", "/api/v1/catalog/resources/"+derID+"/publish", map[string]any{"reason": "首次发布"}))
+		// The derivative loads through ingest keyed by its row_no.
+		st.want(http.StatusCreated, st.do("POST", "/api/v1/ingest/datasets", map[string]any{"resource": derCode, "key": []string{"row_no"}}))
+		ld := st.want(http.StatusCreated, st.raw("POST", "/api/v1/ingest/datasets/"+derID+"/loads?mode=replace&source=derivation-"+dvID+".csv", "text/csv", []byte(out))).json(t)
+		if ld["status"] != "applied" || ld["rows_total"].(float64) != rep["records"].(float64) {
+			t.Fatalf("derivative load: %v", ld)
+		}
 		prop := map[string]any{"resource_id": derID, "path": "derivative", "attr": "unconditional", "reason": "匿名化后满足5-匿名，重识别风险低于阈值", "derivation_id": dvID}
 		if r := other.want(http.StatusForbidden, other.do("POST", "/api/v1/open/conversions", prop)); r.code(t) != "open.not_provider" {
 			t.Fatalf("another org proposed: %s", r.body)
@@ -396,6 +405,14 @@ func TestOpenConversionAPI(t *testing.T) {
 			t.Fatalf("openings: %v", ops)
 		}
 		anon.want(http.StatusUnprocessableEntity, anon.do("GET", "/api/v1/open/openings", nil))
+		// The org opens the entry as approved; anyone downloads the derivative.
+		der["open"] = map[string]any{"attr": "unconditional"}
+		st.want(http.StatusOK, st.do("PUT", "/api/v1/catalog/resources/"+derID+"/draft", der))
+		st.want(http.StatusOK, st.do("POST", "/api/v1/catalog/resources/"+derID+"/publish", map[string]any{"reason": "依转为开放案件 " + caseID + " 无条件开放"}))
+		dl := anon.want(http.StatusOK, anon.do("GET", "/api/v1/open/data/"+derID+"?format=csv", nil))
+		if dl.header.Get("Shuqiao-Records") != fmt.Sprint(rep["records"]) || !strings.HasPrefix(strings.TrimPrefix(string(dl.body), "\ufeff"), "row_no,") || strings.ContainsAny(string(dl.body), "陈林黄") {
+			t.Fatalf("download of the opened derivative: %v\n%.200s", dl.header, dl.body)
+		}
 
 		// On the right holder's consent: incomplete consent is refused at filing;
 		// the authority's refusal needs a reason, which the org reads.

@@ -3,11 +3,14 @@ package open
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,12 +50,20 @@ const (
 	PathConsent    = "consent"
 )
 
+// DerivationKey is the first column of every derivative: a row number
+// (1…n) over the rows in random order. Generalised rows repeat, so the
+// derivative needs a key of its own for ingest to load it; a number
+// assigned after shuffling carries nothing of the source's keys or order
+// (docs/decisions/0104).
+const DerivationKey = "row_no"
+
 var (
-	ErrNotProvider = apperr.New(apperr.Forbidden, "open.not_provider", "只有数据提供单位可以办理", "only the providing org may do this")
-	ErrAlreadyOpen = apperr.New(apperr.Invalid, "open.already_open", "该数据资源已开放，无需转换", "the resource is already open")
-	ErrDerivation  = apperr.New(apperr.Invalid, "open.derivation", "匿名化参数无效或衍生数据不可用", "invalid anonymisation parameters or derivation")
-	ErrRiskTooHigh = apperr.New(apperr.Invalid, "open.risk_too_high", "衍生数据重识别风险超过阈值，不能申请开放", "the derivative's re-identification risk is above the threshold")
-	ErrConsent     = apperr.New(apperr.Invalid, "open.consent", "权利人同意记录不完整或已失效", "the right holder's consent record is incomplete or no longer valid")
+	ErrNotProvider     = apperr.New(apperr.Forbidden, "open.not_provider", "只有数据提供单位可以办理", "only the providing org may do this")
+	ErrAlreadyOpen     = apperr.New(apperr.Invalid, "open.already_open", "该数据资源已开放，无需转换", "the resource is already open")
+	ErrDerivation      = apperr.New(apperr.Invalid, "open.derivation", "匿名化参数无效或衍生数据不可用", "invalid anonymisation parameters or derivation")
+	ErrRiskTooHigh     = apperr.New(apperr.Invalid, "open.risk_too_high", "衍生数据重识别风险超过阈值，不能申请开放", "the derivative's re-identification risk is above the threshold")
+	ErrDerivativeEntry = apperr.New(apperr.Invalid, "open.derivative_entry", "拟开放的目录条目须包含衍生数据的全部数据项及记录序号 row_no", "the entry to open must have the derivative's data items and its row_no key")
+	ErrConsent         = apperr.New(apperr.Invalid, "open.consent", "权利人同意记录不完整或已失效", "the right holder's consent record is incomplete or no longer valid")
 )
 
 // DeriveSpec is how to make an anonymised derivative of a not-open entry.
@@ -66,7 +77,9 @@ type DeriveSpec struct {
 	Hierarchies    map[string]string `json:"hierarchies"`
 	K              int               `json:"k"`
 	MaxSuppression float64           `json:"max_suppression"`
-	// Masks transform other released fields (partial, generalize, suppress).
+	// Masks transform released fields (partial, generalize, suppress); on a
+	// QI, before it is generalised (e.g. a birth date to its year, which the
+	// hierarchy then generalises further).
 	Masks map[string]mask.Spec `json:"masks,omitempty"`
 }
 
@@ -81,7 +94,8 @@ type Derivation struct {
 	DeliveryID  string           `json:"delivery_id"`
 	ContentHash string           `json:"content_hash"`
 	At          time.Time        `json:"at"`
-	// CSV is the derivative (header of field names), for the org to load.
+	// CSV is the derivative, for the org to load: a header of DerivationKey
+	// and the field names, the rows in random order, numbered.
 	CSV []byte `json:"-"`
 }
 
@@ -114,7 +128,7 @@ func (s *Service) Derive(ctx context.Context, p identity.Principal, spec DeriveS
 		return slices.ContainsFunc(res.Fields, func(x catalog.Field) bool { return x.Name == f })
 	}
 	for i, f := range spec.Fields {
-		if !has(f) || slices.Index(spec.Fields, f) != i {
+		if !has(f) || slices.Index(spec.Fields, f) != i || f == DerivationKey {
 			return nil, ErrFields.At(fmt.Sprintf("fields[%d]", i))
 		}
 	}
@@ -131,7 +145,7 @@ func (s *Service) Derive(ctx context.Context, p identity.Principal, spec DeriveS
 	}
 	plan := map[string]mask.Transform{}
 	for f, ms := range spec.Masks {
-		if !slices.Contains(spec.Fields, f) || slices.Contains(spec.QIs, f) {
+		if !slices.Contains(spec.Fields, f) {
 			return nil, ErrDerivation.At("masks." + f)
 		}
 		tr, err := mask.Compile(ms, nil)
@@ -185,8 +199,12 @@ func (s *Service) Derive(ctx context.Context, p identity.Principal, spec DeriveS
 	if err != nil {
 		return nil, err
 	}
+	keyed, err := numbered(result.Output)
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
-	if err := table.WriteCSV(&out, result.Output, ','); err != nil {
+	if err := table.WriteCSV(&out, keyed, ','); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(out.Bytes())
@@ -210,6 +228,25 @@ func (s *Service) Derive(ctx context.Context, p identity.Principal, spec DeriveS
 		return nil, err
 	}
 	return dv, nil
+}
+
+// numbered returns t's rows in random order behind a DerivationKey column
+// numbering them 1…n: the derivative's key for ingest, which tells nothing
+// of the source (its rows come from the gate in key order, so they are
+// shuffled first).
+func numbered(t *table.Table) (*table.Table, error) {
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("open: shuffle seed: %w", err)
+	}
+	rows := slices.Clone(t.Rows)
+	rand.New(rand.NewChaCha8(seed)).Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	out := &table.Table{Name: t.Name, Header: append([]string{DerivationKey}, t.Header...), Rows: make([][]string, len(rows)),
+		Encoding: t.Encoding, Delimiter: t.Delimiter}
+	for i, r := range rows {
+		out.Rows[i] = append([]string{strconv.Itoa(i + 1)}, r...)
+	}
+	return out, nil
 }
 
 func actorKind(p identity.Principal) ledger.ActorKind {
@@ -322,6 +359,12 @@ func (s *Service) validateOpening(ctx context.Context, p identity.Principal, t *
 		}
 		if dv.OrgID != res.OrgID || dv.SourceID == res.ID {
 			return nil, ErrDerivation.At("payload.derivation_id")
+		}
+		// The entry holds the derivative: its key and every released field.
+		for _, f := range append([]string{DerivationKey}, dv.Spec.Fields...) {
+			if !slices.ContainsFunc(res.Fields, func(x catalog.Field) bool { return x.Name == f }) {
+				return nil, ErrDerivativeEntry.At("target.id")
+			}
 		}
 		if in.Attr == catalog.Unconditional {
 			for _, f := range res.Fields {

@@ -67,9 +67,53 @@ func TestNotOpenToOpen(t *testing.T) {
 				t.Fatalf("derivative row not masked and generalised: %v", r)
 			}
 		}
+		// Generalised rows repeat: the derivative's own key numbers them 1…n,
+		// in an order that is not the source's.
+		if out.Header[0] != DerivationKey || len(out.Rows) != dv.Report.Records {
+			t.Fatalf("derivative header %v, %d rows", out.Header, len(out.Rows))
+		}
+		seenNo, ordered := map[string]bool{}, true
+		for i, r := range out.Rows {
+			seenNo[r[0]] = true
+			ordered = ordered && r[0] == fmt.Sprint(i+1)
+		}
+		if len(seenNo) != len(out.Rows) || !seenNo["1"] || !seenNo[fmt.Sprint(len(out.Rows))] || !ordered {
+			t.Fatalf("row_no is not a key 1…n: %v", out.Rows[:3])
+		}
+		ageSeq := ""
+		for _, r := range out.Rows[:20] {
+			ageSeq += r[out.Col("age")] + ","
+		}
+		if again, _ := e.s.Derive(e.ctx, steward("wjw"), spec); again != nil {
+			if ag, _ := table.ParseCSV("d.csv", again.CSV); ag != nil {
+				seq := ""
+				for _, r := range ag.Rows[:20] {
+					seq += r[ag.Col("age")] + ","
+				}
+				if seq == ageSeq {
+					t.Fatalf("two derivations list the rows in the same order: %s", seq)
+				}
+			}
+		}
+		// A mask on a QI applies before its generalisation: birth years
+		// would be masked to the year, then generalised; here ages to ranges of 5.
+		masked := spec
+		masked.Masks = map[string]mask.Spec{"full_name": {Op: mask.OpSuppress}, "age": {Op: mask.OpGeneralize, To: mask.GenAgeRange, Width: 5}}
+		var bands strings.Builder
+		for a := 20; a < 60; a += 5 {
+			fmt.Fprintf(&bands, "%d-%d;%d-%d;*\n", a, a+4, a/10*10, a/10*10+9)
+		}
+		masked.Hierarchies = map[string]string{"age": bands.String(), "gender": "男;*\n女;*\n"}
+		if mdv, err := e.s.Derive(e.ctx, steward("wjw"), masked); err != nil || !strings.Contains(string(mdv.CSV), "-") {
+			t.Fatalf("mask on a QI: %v", err)
+		}
 		// The org loads the derivative into its own entry (ingest in the
 		// platform; the memory source here) and proposes opening it.
+		lacking := e.publish("wjw", "慢性病随访统计（无序号）", catalog.Sharing{Attr: catalog.Conditional, Conditions: "待审核"}, nil, []catalog.Field{
+			{Name: "age", Label: "年龄段", Type: "string", Level: catalog.LevelGeneral},
+		})
 		deriv := e.publish("wjw", "慢性病随访统计（匿名化）", catalog.Sharing{Attr: catalog.Conditional, Conditions: "待审核"}, nil, []catalog.Field{
+			{Name: DerivationKey, Label: "记录序号", Type: "integer", Level: catalog.LevelGeneral},
 			{Name: "full_name", Label: "姓名（已隐去）", Type: "string", Level: catalog.LevelGeneral},
 			{Name: "age", Label: "年龄段", Type: "string", Level: catalog.LevelGeneral},
 			{Name: "gender", Label: "性别", Type: "string", Level: catalog.LevelGeneral},
@@ -81,6 +125,9 @@ func TestNotOpenToOpen(t *testing.T) {
 		}
 		if _, err := e.s.ProposeOpening(e.ctx, steward("wjw"), src.ID, proposal); code(err) != ErrDerivation.Code {
 			t.Fatalf("proposed the source itself as its derivative: %v", err)
+		}
+		if _, err := e.s.ProposeOpening(e.ctx, steward("wjw"), lacking.ID, proposal); code(err) != ErrDerivativeEntry.Code {
+			t.Fatalf("proposed an entry that cannot hold the derivative: %v", err)
 		}
 		c, err := e.s.ProposeOpening(e.ctx, steward("wjw"), deriv.ID, proposal)
 		if err != nil {
