@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
@@ -98,29 +97,33 @@ func appendJSONValue(b []byte, v any) []byte {
 	return appendJSONString(b, filter.Text(v))
 }
 
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it. Plain strings (the common case, Chinese text included) are
+// copied after one pass; anything needing an escape goes to encoding/json.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
-			if c >= 0x80 && utf8.ValidString(s) && !strings.ContainsAny(s, "\u2028\u2029\"\\<>&") && !hasControl(s) {
-				break
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return appendMarshalled(b, s)
 			}
-			enc, _ := json.Marshal(s)
-			return append(b, enc...)
+			i++
+			continue
 		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || r == '\u2028' || r == '\u2029' {
+			return appendMarshalled(b, s)
+		}
+		i += n
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
 }
 
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 {
-			return true
-		}
-	}
-	return false
+func appendMarshalled(b []byte, s string) []byte {
+	enc, _ := json.Marshal(s)
+	return append(b, enc...)
 }
 
 // objectKeys encodes each field's member prefix once per delivery:
@@ -170,24 +173,32 @@ func (e *jsonEnc) begin(fields []string) error {
 	b = append(b, fj...)
 	b = append(b, `,"rows":[`...)
 	e.buf = b
-	_, err := e.w.Write(b)
-	return err
+	return nil
 }
 
+// jsonFlush is how much encoded text the JSON encoders gather before
+// writing it on: the spool hashes what it is given, and larger writes hash
+// and copy faster than one per row.
+const jsonFlush = 16 << 10
+
 func (e *jsonEnc) row(vals []any) error {
-	b := e.buf[:0]
+	b := e.buf
 	if e.n > 0 {
 		b = append(b, ',')
 	}
 	e.n++
 	b = appendObject(b, e.fields, vals)
 	e.buf = b
+	if len(b) < jsonFlush {
+		return nil
+	}
 	_, err := e.w.Write(b)
+	e.buf = b[:0]
 	return err
 }
 
 func (e *jsonEnc) end(count int, next string) error {
-	b := append(e.buf[:0], `],"count":`...)
+	b := append(e.buf, `],"count":`...)
 	b = strconv.AppendInt(b, int64(count), 10)
 	b = append(b, `,"next_cursor":`...)
 	b = appendJSONString(b, next)
@@ -204,13 +215,21 @@ type ndjsonEnc struct {
 
 func (e *ndjsonEnc) begin(fields []string) error { e.fields = objectKeys(fields); return nil }
 func (e *ndjsonEnc) row(vals []any) error {
-	b := appendObject(e.buf[:0], e.fields, vals)
+	b := appendObject(e.buf, e.fields, vals)
 	b = append(b, '\n')
 	e.buf = b
+	if len(b) < jsonFlush {
+		return nil
+	}
 	_, err := e.w.Write(b)
+	e.buf = b[:0]
 	return err
 }
-func (e *ndjsonEnc) end(int, string) error { return nil }
+func (e *ndjsonEnc) end(int, string) error {
+	_, err := e.w.Write(e.buf)
+	e.buf = e.buf[:0]
+	return err
+}
 
 type csvEnc struct {
 	w   io.Writer
