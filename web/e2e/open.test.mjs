@@ -278,6 +278,39 @@ describe("conditional open data (R-OPN-2)", () => {
   });
 });
 
+describe("objections (R-QLT-2)", () => {
+  test("a signed-in user objects to a record of an open dataset; the form learns the record key from the answer", async () => {
+    const page = await newPage(env);
+    await login(page, env.url, "mapco.steward");
+    await page.goto(`${env.url}/catalog/${bus.id}?tab=objection`);
+    const form = page.getByTestId("objection-form");
+    await form.getByTestId("objection-title").fill("1路票价有误");
+    // Name the record by a data item that is not its key …
+    await form.getByLabel("第 1 个主键数据项").fill("line_name");
+    await form.getByLabel("第 1 个主键数据项").press("Enter");
+    await form.getByLabel("第 1 个主键的值").fill("1路");
+    await form.getByLabel("有误的数据项").fill("fare");
+    await form.getByLabel("有误的数据项").press("Enter");
+    await form.getByTestId("objection-problem").fill("1路票价应为 1 元，数据为 2 元");
+    await page.getByTestId("objection-submit").click();
+    // … the answer names the key (line_no), and the form asks for it.
+    await onFailure(page, "objection-key", () => page.getByTestId("objection-error").getByText(/line_no/).waitFor());
+    await form.getByText("线路编号（line_no）").waitFor();
+    await form.getByLabel("第 1 个主键的值").fill("1");
+    await shot(page, "open-16-objection-form");
+    await page.getByTestId("objection-submit").click();
+    await onFailure(page, "objection-done", () => page.getByTestId("objection-done").waitFor());
+    const href = await page.getByTestId("objection-done").getByRole("link").getAttribute("href");
+    const c = await (await apiSession(env.url, "mapco.steward"))(`/api/v1/cases/${href.split("/").pop()}`);
+    assert.equal(c.kind, "objection");
+    assert.deepEqual(c.payload.key, { line_no: "1" });
+    assert.equal(c.payload.field, "fare");
+    assert.equal(c.target.id, bus.id);
+    noErrors(page);
+    await page.context().close();
+  });
+});
+
 describe("demand (R-OPN-5)", () => {
   test("the public asks for data to be opened, and the authority sees the demand ranking", async () => {
     const found = await json(`/api/v1/catalog/search?open=none&limit=5`);

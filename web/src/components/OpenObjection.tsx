@@ -104,7 +104,7 @@ export function OpenObjectionForm({ r }: { r: Resource }) {
             {items.map((it, i) => (
               <Space key={it.key} align="baseline" wrap style={{ display: "flex", marginBottom: 4 }}>
                 <Form.Item name={[it.name, "field"]} rules={[{ required: true, message: t("objection.keyFieldRequired") }]} style={{ marginBottom: 8 }}>
-                  <Select options={fieldOptions} style={{ minWidth: 200 }} placeholder={t("objection.keyField")} aria-label={t("objection.keyFieldN", { n: i + 1 })} />
+                  <Select options={fieldOptions} showSearch optionFilterProp="label" style={{ minWidth: 200 }} placeholder={t("objection.keyField")} aria-label={t("objection.keyFieldN", { n: i + 1 })} />
                 </Form.Item>
                 <Form.Item name={[it.name, "value"]} rules={[{ required: true, whitespace: true, message: t("objection.keyValueRequired") }]} style={{ marginBottom: 8 }}>
                   <Input placeholder={t("objection.keyValue")} aria-label={t("objection.keyValueN", { n: i + 1 })} style={{ minWidth: 180 }} />

@@ -159,9 +159,15 @@ function PreviewBody({ r, page }: { r: Resource; page: GatePage }) {
     return page.rows.every((row) => row[n] === null || row[n] === undefined || row[n] === "" || asNumber(row[n]) !== undefined) && page.rows.some((row) => asNumber(row[n]) !== undefined);
   });
   const categories = page.fields.filter((n) => !NUMERIC.has(byName.get(n)?.type ?? ""));
+  // Defaults: a date column, else the category that groups the rows best
+  // (fewest distinct values above one); a value typed as a number.
+  const distinct = (n: string) => new Set(page.rows.map((row) => String(row[n] ?? ""))).size;
   const timeLike = categories.find((n) => ["date", "datetime"].includes(byName.get(n)?.type ?? ""));
-  const [cat, setCat] = useState<string | undefined>(timeLike ?? categories[0]);
-  const [num, setNum] = useState<string | undefined>(numeric[0]);
+  const grouping = [...categories].filter((n) => distinct(n) > 1).sort((a, b) => distinct(a) - distinct(b))[0];
+  const defaultCat = timeLike ?? grouping ?? categories[0];
+  const typed = numeric.filter((n) => NUMERIC.has(byName.get(n)?.type ?? "") && n !== defaultCat);
+  const [cat, setCat] = useState<string | undefined>(defaultCat);
+  const [num, setNum] = useState<string | undefined>(typed[0] ?? numeric.find((n) => n !== defaultCat) ?? numeric[0]);
   const [agg, setAgg] = useState<"sum" | "avg" | "count">(numeric.length ? "sum" : "count");
 
   const option = useMemo(() => {

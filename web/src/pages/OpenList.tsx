@@ -1,7 +1,7 @@
 // /open — the open catalog (开放数据目录, R-OPN-1): every entry open
 // unconditionally or on application, with free downloads, the bulk catalog,
 // and a free API key (R-DEV-6).
-import { Alert, App, Button, Card, Form, Input, Segmented, Space, Table, Tag, Typography } from "antd";
+import { Alert, App, Button, Card, Form, Grid, Input, List, Segmented, Space, Table, Tag, Typography } from "antd";
 import { DownloadOutlined, KeyOutlined } from "@ant-design/icons";
 import { useEffect, useMemo, useState } from "react";
 import { Link, useLocation, useSearchParams } from "react-router-dom";
@@ -132,6 +132,7 @@ export function OpenList() {
   const q = params.get("q") ?? "";
   const page = Number(params.get("page") ?? 1) || 1;
   const [text, setText] = useState(q);
+  const narrow = !Grid.useBreakpoint().md;
   const state = useAsync((signal) => api<{ count: number; items: OpenListing[] }>("/api/v1/open/catalog", { query: { format: "json" }, signal }), []);
   const set = (k: string, v: string) =>
     setParams(
@@ -183,6 +184,7 @@ export function OpenList() {
             ]}
             aria-label={t("openList.filterAttr")}
             data-testid="open-filter"
+            style={{ maxWidth: "100%", overflowX: "auto" }}
           />
           <Input.Search
             value={text}
@@ -196,7 +198,27 @@ export function OpenList() {
           />
         </Space>
         <Async state={state} rows={8}>
-          {() => (
+          {() =>
+            narrow ? (
+              <List<OpenListing>
+                dataSource={items}
+                data-testid="open-table"
+                locale={{ emptyText: t("openList.none") }}
+                pagination={{ current: page, pageSize: 20, total: items.length, size: "small", showSizeChanger: false, onChange: (p) => set("page", String(p)) }}
+                renderItem={(l) => (
+                  <List.Item key={l.id} style={{ display: "block" }}>
+                    <Link to={`/catalog/${l.id}`} data-testid="open-link" style={{ fontWeight: 600 }}>
+                      {l.name}
+                    </Link>
+                    <div style={{ margin: "4px 0", color: "#5b6b86", fontSize: 13 }}>
+                      <Tag color={l.open === "unconditional" ? "blue" : "gold"}>{label("open", l.open)}</Tag>
+                      {l.org} · {label("frequency", l.frequency)}
+                    </div>
+                    <RowDownloads l={l} />
+                  </List.Item>
+                )}
+              />
+            ) : (
             <Table<OpenListing>
               rowKey="id"
               size="middle"
@@ -239,7 +261,8 @@ export function OpenList() {
                 { title: t("openList.get"), key: "get", width: 230, render: (_, l) => <RowDownloads l={l} /> },
               ]}
             />
-          )}
+            )
+          }
         </Async>
       </Card>
       <KeyRequest />
