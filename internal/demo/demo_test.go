@@ -3,12 +3,14 @@ package demo_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"shuqiao/internal/catalog"
 	"shuqiao/internal/demo"
 	"shuqiao/internal/identity"
+	"shuqiao/internal/ledger"
 	"shuqiao/internal/open"
 	"shuqiao/internal/store"
 	"shuqiao/internal/store/storetest"
@@ -159,5 +162,98 @@ func checkOpenDemo(t *testing.T, ctx context.Context, a *app.App) {
 	}
 	if !slices.ContainsFunc(ranking, func(d open.Demand) bool { return d.Requests > 0 }) {
 		t.Fatalf("no \"please open this\" request on the open-priority list: %+v", ranking)
+	}
+	checkOpenConversionDemo(t, ctx, a, get)
+}
+
+// checkOpenConversionDemo: R-OPN-4 in the demo. Two open_conversion cases
+// approved by the authority, one with an anonymised derivative of the
+// residents' register and its risk report, one on the right holder's
+// consent, each with the ledger trail (the derivation's process event, the
+// decisions' decide events); both entries are open and anyone downloads
+// them; the derivative carries its row_no key and no personal data.
+func checkOpenConversionDemo(t *testing.T, ctx context.Context, a *app.App, get func(string) *httptest.ResponseRecorder) {
+	t.Helper()
+	admin, err := a.Identity.Authenticate(ctx, "admin", demo.Password, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, _, err := a.Cases.List(ctx, admin, casework.Query{Kind: open.KindConversion, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 2 {
+		t.Fatalf("want two open_conversion cases, got %d", len(cases))
+	}
+	if _, err := a.Ledger.Integrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	objects := map[string]bool{}
+	for _, act := range []ledger.Action{ledger.Process, ledger.Decide} {
+		cursor := ""
+		for {
+			es, next, err := a.Ledger.Query(ctx, ledger.Filter{Action: act, After: cursor, Limit: 500})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range es {
+				objects[e.Object] = true
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	paths := map[string]bool{}
+	for _, c := range cases {
+		full, err := a.Cases.Get(ctx, admin, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pl open.OpeningPayload
+		if err := json.Unmarshal(full.Payload, &pl); err != nil {
+			t.Fatal(err)
+		}
+		if full.State != "approved" || !objects["open/conversion/"+c.ID] {
+			t.Fatalf("conversion case %s: state %s, ledger decide event %v", c.ID, full.State, objects["open/conversion/"+c.ID])
+		}
+		paths[pl.Path] = true
+		res, err := a.Catalog.Get(ctx, catalog.System(""), c.Target.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Open.Attr != catalog.Unconditional {
+			t.Fatalf("%s was approved for opening but is %s", res.Name, res.Open.Attr)
+		}
+		ops, err := a.Open.Openings(ctx, res.ID)
+		if err != nil || len(ops) != 1 || ops[0].Path != pl.Path {
+			t.Fatalf("openings of %s: %+v %v", res.Name, ops, err)
+		}
+		rec := get("/api/v1/open/data/" + res.ID + "?format=csv")
+		if rec.Code != http.StatusOK || rec.Header().Get("Shuqiao-Records") == "0" {
+			t.Fatalf("anonymous download of %s: %d %s", res.Name, rec.Code, rec.Body.Bytes())
+		}
+		switch pl.Path {
+		case open.PathDerivative:
+			dv := pl.Derivation
+			if dv == nil || dv.Result.MinClass < 10 || dv.Report.ProsecutorAtRisk > 0.05 || !objects["open/derivation/"+dv.ID] || res.Name != demo.OpenDerivativeName {
+				t.Fatalf("derivation %+v (ledger %v) for %s", dv, dv != nil && objects["open/derivation/"+dv.ID], res.Name)
+			}
+			body := strings.TrimPrefix(rec.Body.String(), "\ufeff")
+			// The first page (the public grant's row limit), in row_no order.
+			want := fmt.Sprint(min(dv.Report.Records, 1000))
+			if !strings.HasPrefix(body, "row_no,gender,ethnicity,birth_date,district\n0001,") || strings.Contains(body, "1985-") ||
+				rec.Header().Get("Shuqiao-Records") != want || dv.Report.Records < 1500 {
+				t.Fatalf("derivative download (%s records):\n%.300s", rec.Header().Get("Shuqiao-Records"), body)
+			}
+		case open.PathConsent:
+			if pl.Consent == nil || pl.Consent.Holder != demo.OpenConsentHolder || pl.Consent.Evidence == "" {
+				t.Fatalf("consent %+v", pl.Consent)
+			}
+		}
+	}
+	if !paths[open.PathDerivative] || !paths[open.PathConsent] {
+		t.Fatalf("conversion paths %v", paths)
 	}
 }

@@ -35,6 +35,7 @@ const OpenFintechScenario = "企业信用评估：核验授信客户的市场主
 //     four commitments; the providing org concurs and the authority
 //     approves, which creates its gate grant; it then downloads under it.
 //   - Demand: a public "please open this" request for a not-open entry.
+//   - From not open to open (R-OPN-4): seedOpenConversion.
 func seedOpen(ctx context.Context, a *app.App, authP identity.Principal) error {
 	if a.Open == nil || a.Catalog == nil || a.Ingest == nil || a.Gate == nil {
 		return nil
@@ -179,7 +180,8 @@ func seedOpen(ctx context.Context, a *app.App, authP identity.Principal) error {
 		open.Requester{IP: "198.51.100.77", UserAgent: "Mozilla/5.0 (demo)"}); err != nil {
 		return fmt.Errorf("demo: open: request: %w", err)
 	}
-	return nil
+	// From not open to open (R-OPN-4); the requested entry stays not open.
+	return seedOpenConversion(ctx, a, all, wanted.ID)
 }
 
 // setOpen gives r a new version with the open attribute o, unless it has it.

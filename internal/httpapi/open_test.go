@@ -371,7 +371,7 @@ func TestOpenConversionAPI(t *testing.T) {
 		der := catalogEntry("慢性病随访统计（匿名化）")
 		der["level"], der["tags"] = "general", []string{"卫生"}
 		der["open"] = map[string]any{"attr": "none", "basis": "待转为开放审核", "reason": "匿名化衍生数据，待审核"}
-		der["fields"] = []map[string]any{field("row_no", "记录序号", "integer", false), field("full_name", "姓名（已隐去）", "string", false),
+		der["fields"] = []map[string]any{field("row_no", "记录序号", "string", false), field("full_name", "姓名（已隐去）", "string", false),
 			field("age", "年龄段", "string", false), field("gender", "性别", "string", false), field("diagnosis", "诊断", "string", false)}
 		der["fields"].([]map[string]any)[0]["required"] = true
 		d = st.want(http.StatusCreated, st.do("POST", "/api/v1/catalog/resources", der)).json(t)

@@ -51,7 +51,7 @@ const (
 )
 
 // DerivationKey is the first column of every derivative: a row number
-// (1…n) over the rows in random order. Generalised rows repeat, so the
+// (1…n, zero-padded) over the rows in random order. Generalised rows repeat, so the
 // derivative needs a key of its own for ingest to load it; a number
 // assigned after shuffling carries nothing of the source's keys or order
 // (docs/decisions/0104).
@@ -231,9 +231,10 @@ func (s *Service) Derive(ctx context.Context, p identity.Principal, spec DeriveS
 }
 
 // numbered returns t's rows in random order behind a DerivationKey column
-// numbering them 1…n: the derivative's key for ingest, which tells nothing
-// of the source (its rows come from the gate in key order, so they are
-// shuffled first).
+// numbering them 1…n, zero-padded to one width so that text order (how the
+// gate pages by key) is numeric order: the derivative's key for ingest,
+// which tells nothing of the source (its rows come from the gate in key
+// order, so they are shuffled first).
 func numbered(t *table.Table) (*table.Table, error) {
 	var seed [32]byte
 	if _, err := crand.Read(seed[:]); err != nil {
@@ -243,8 +244,9 @@ func numbered(t *table.Table) (*table.Table, error) {
 	rand.New(rand.NewChaCha8(seed)).Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 	out := &table.Table{Name: t.Name, Header: append([]string{DerivationKey}, t.Header...), Rows: make([][]string, len(rows)),
 		Encoding: t.Encoding, Delimiter: t.Delimiter}
+	width := len(strconv.Itoa(len(rows)))
 	for i, r := range rows {
-		out.Rows[i] = append([]string{strconv.Itoa(i + 1)}, r...)
+		out.Rows[i] = append([]string{fmt.Sprintf("%0*d", width, i+1)}, r...)
 	}
 	return out, nil
 }

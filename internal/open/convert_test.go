@@ -75,9 +75,9 @@ func TestNotOpenToOpen(t *testing.T) {
 		seenNo, ordered := map[string]bool{}, true
 		for i, r := range out.Rows {
 			seenNo[r[0]] = true
-			ordered = ordered && r[0] == fmt.Sprint(i+1)
+			ordered = ordered && r[0] == fmt.Sprintf("%02d", i+1) // zero-padded: text order is numeric order
 		}
-		if len(seenNo) != len(out.Rows) || !seenNo["1"] || !seenNo[fmt.Sprint(len(out.Rows))] || !ordered {
+		if len(seenNo) != len(out.Rows) || !seenNo["01"] || !seenNo[fmt.Sprint(len(out.Rows))] || !ordered {
 			t.Fatalf("row_no is not a key 1…n: %v", out.Rows[:3])
 		}
 		ageSeq := ""
@@ -113,7 +113,7 @@ func TestNotOpenToOpen(t *testing.T) {
 			{Name: "age", Label: "年龄段", Type: "string", Level: catalog.LevelGeneral},
 		})
 		deriv := e.publish("wjw", "慢性病随访统计（匿名化）", catalog.Sharing{Attr: catalog.Conditional, Conditions: "待审核"}, nil, []catalog.Field{
-			{Name: DerivationKey, Label: "记录序号", Type: "integer", Level: catalog.LevelGeneral},
+			{Name: DerivationKey, Label: "记录序号", Type: "string", Level: catalog.LevelGeneral},
 			{Name: "full_name", Label: "姓名（已隐去）", Type: "string", Level: catalog.LevelGeneral},
 			{Name: "age", Label: "年龄段", Type: "string", Level: catalog.LevelGeneral},
 			{Name: "gender", Label: "性别", Type: "string", Level: catalog.LevelGeneral},
