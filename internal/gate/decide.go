@@ -146,6 +146,12 @@ func (s *Service) Decide(ctx context.Context, req Request) (*Decision, error) {
 		return refuse(reason)
 	}
 	d.Grant = g
+	// The purpose lock holds for grants made before the entry was tagged
+	// too: CreateGrant checks new grants, and every call is checked here
+	// (R-PRS-7).
+	if PurposeLocked(res) && (g.Kind == KindOpen || !IsPublicSecurityPurpose(g.Purpose)) {
+		return refuse(ErrPurposeLocked.At("grant_id"))
+	}
 	if req.Purpose != "" && strings.TrimSpace(req.Purpose) != g.Purpose {
 		return refuse(withDetail(ErrPurpose, "授权场景为「"+g.Purpose+"」", "the grant's scenario is "+g.Purpose).At("purpose"))
 	}

@@ -299,3 +299,28 @@ func TestCreateGrantValidates(t *testing.T) {
 		}
 	})
 }
+
+// TestPurposeLockAtDecide: R-PRS-7. A grant made before its entry was
+// marked as public-place camera data stops working the moment the mark is
+// set, through every format; a public-security grant goes on working.
+func TestPurposeLockAtDecide(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.grant(GrantSpec{ResourceID: "res-people", GranteeOrgID: "org-a", Fields: []string{"age", "district"}, Purpose: "养老服务", Kind: KindConditional})
+		f.grant(GrantSpec{ResourceID: "res-people", GranteeOrgID: "org-b", Fields: []string{"age", "district"}, Purpose: "公共安全：重大活动安保", Kind: KindConditional})
+		if _, _, err := f.deliver(Request{Principal: deptA, ResourceID: "res-people", Format: JSON}); err != nil {
+			t.Fatalf("before the mark: %v", err)
+		}
+		f.cat.mu.Lock()
+		f.cat.res["res-people"].Tags = append(f.cat.res["res-people"].Tags, PurposeLockTags[0])
+		f.cat.mu.Unlock()
+		for _, format := range []Format{JSON, NDJSON, CSV, XLSX} {
+			if _, _, err := f.deliver(Request{Principal: deptA, ResourceID: "res-people", Format: format}); codeOf(err) != "gate.purpose_locked" {
+				t.Fatalf("%s after the mark: %v", format, err)
+			}
+		}
+		if _, _, err := f.deliver(Request{Principal: deptB, ResourceID: "res-people", Format: CSV}); err != nil {
+			t.Fatalf("public-security grant after the mark: %v", err)
+		}
+	})
+}
