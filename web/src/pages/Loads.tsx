@@ -324,7 +324,9 @@ function QualityTab() {
                 <Statistic title={t("quality.latest")} value={p.items[p.items.length - 1].score} precision={1} />
                 <Statistic title={t("quality.loadsCounted")} value={p.items.reduce((a, x) => a + x.loads, 0)} />
               </Space>
-              <Chart option={option} label={t("quality.chartLabel")} height={300} />
+              <div data-testid="quality-chart">
+                <Chart option={option} label={t("quality.chartLabel")} height={300} />
+              </div>
             </>
           )}
         </Async>

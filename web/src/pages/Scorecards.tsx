@@ -234,7 +234,9 @@ export function Scorecards() {
                   />
                 }
               >
-                <Chart option={option} label={t("score.chartLabel", { measure: t(`score.m.${measure}`) })} height={Math.max(200, 32 * r.items.length + 40)} />
+                <div data-testid="scorecards-chart">
+                  <Chart option={option} label={t("score.chartLabel", { measure: t(`score.m.${measure}`) })} height={Math.max(200, 32 * r.items.length + 40)} />
+                </div>
               </Card>
             )}
             {r.items.length === 1 && !authority ? (
