@@ -256,4 +256,27 @@ func checkOpenConversionDemo(t *testing.T, ctx context.Context, a *app.App, get 
 	if !paths[open.PathDerivative] || !paths[open.PathConsent] {
 		t.Fatalf("conversion paths %v", paths)
 	}
+	// R-OPN-6: the risk scan runs over the demo's open data (entries without
+	// data are skipped); the 10-anonymous derivative is not flagged.
+	scans, err := a.Open.ScanRisk(ctx)
+	if err != nil {
+		t.Fatalf("risk scan of the demo's open data: %v", err)
+	}
+	scanned := false
+	for _, sc := range scans {
+		res, err := a.Catalog.Get(ctx, catalog.System(""), sc.ResourceID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("risk scan: %s: %d records, %.0f%% at risk, flagged %v", res.Name, sc.Report.Records, 100*sc.Report.ProsecutorAtRisk, sc.Flagged)
+		if res.Name == demo.OpenDerivativeName {
+			scanned = true
+			if sc.Flagged {
+				t.Fatalf("the 10-anonymous derivative was flagged: %+v", sc.Report)
+			}
+		}
+	}
+	if !scanned {
+		t.Fatal("the risk scan skipped the opened derivative")
+	}
 }

@@ -117,6 +117,7 @@ func newEnv(t *testing.T, db *store.DB, opts Options) *env {
 			data = append(data, map[string]any{"district": []string{"思明区", "湖里区", "集美区"}[i%3], "year": int64(2020 + i%5), "count": int64(i * 7)})
 		}
 		rows.Put(r.ID, keys, data)
+		e.loaded(r)
 	}
 	return e
 }
@@ -191,5 +192,13 @@ func (e *env) ledgerEvents(a ledger.Action) []ledger.Entry {
 			return out
 		}
 		cursor = next
+	}
+}
+
+// loaded marks r's data as updated now, as ingest does on each load.
+func (e *env) loaded(r *catalog.Resource) {
+	e.t.Helper()
+	if err := e.cat.MarkDataUpdated(e.ctx, catalog.System(r.OrgID), r.ID, time.Time{}); err != nil {
+		e.t.Fatal(err)
 	}
 }

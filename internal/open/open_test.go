@@ -387,6 +387,7 @@ func TestRiskScan(t *testing.T) {
 			rows = append(rows, map[string]any{"age": int64(20 + i), "gender": []string{"男", "女"}[i%2], "district": "思明区", "diagnosis": "糖尿病"})
 		}
 		e.rows.Put(reid.ID, keys, rows)
+		e.loaded(reid)
 		scans, err := e.s.ScanRisk(e.ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -483,7 +484,10 @@ func TestScheduledRiskScan(t *testing.T) {
 				rows = append(rows, map[string]any{"age": int64(20 + i), "gender": []string{"男", "女"}[i%2], "district": "思明区", "diagnosis": "糖尿病"})
 			}
 			e.rows.Put(reid.ID, keys, rows)
+			e.loaded(reid)
 		}
+		// An opened entry whose data was never loaded is not scanned.
+		empty := e.publish("wjw", "个案就诊明细（未汇聚）", catalog.Sharing{Attr: catalog.Unconditional}, nil, reid.Fields)
 		put(40)
 		riskCases := func() []*casework.Case {
 			t.Helper()
@@ -520,8 +524,8 @@ func TestScheduledRiskScan(t *testing.T) {
 		if p := first[e.pub.ID]; p == nil || p.Flagged {
 			t.Fatalf("aggregate entry: %+v", p)
 		}
-		if first[e.cam.ID] != nil {
-			t.Fatal("scanned a purpose-locked entry")
+		if first[e.cam.ID] != nil || first[empty.ID] != nil {
+			t.Fatal("scanned a purpose-locked entry or one without data")
 		}
 		c, err := e.cw.Get(e.ctx, steward("wjw"), r.CaseID)
 		if err != nil || c.Kind != KindRisk || c.State != "flagged" {
@@ -544,9 +548,11 @@ func TestScheduledRiskScan(t *testing.T) {
 		if latest, _ := e.s.LatestRisk(e.ctx, reid.ID); latest == nil || latest.ID != second.ID || latest.Version != r.Version {
 			t.Fatalf("latest risk %+v", latest)
 		}
-		// New data, still re-identifiable: a new version, flagged again.
+		// New data, still re-identifiable: a new version, scanned at the next
+		// check (before the period) and flagged again.
+		e.clk.Advance(time.Hour)
 		put(50)
-		e.clk.Advance(8 * 24 * time.Hour)
+		e.clk.Advance(time.Minute)
 		third := run()[reid.ID]
 		if third == nil || !third.Flagged || third.AlreadyFlagged || third.CaseID == r.CaseID || third.DataHash == r.DataHash {
 			t.Fatalf("scan of new data: %+v", third)

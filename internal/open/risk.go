@@ -74,6 +74,9 @@ func (s *Service) ScanRisk(ctx context.Context) ([]*RiskScan, error) {
 		}
 		sc, err := s.ScanResource(ctx, r.ID)
 		if err != nil {
+			if noData(err) {
+				continue
+			}
 			return out, err
 		}
 		out = append(out, sc)
@@ -81,8 +84,17 @@ func (s *Service) ScanRisk(ctx context.Context) ([]*RiskScan, error) {
 	return out, nil
 }
 
+// scannable: a hosted, not purpose-locked entry with quasi-identifiers
+// whose data has been loaded (ingest marks each load; an entry never
+// loaded releases nothing, and the scan makes no grant for it).
 func scannable(r *catalog.Resource) bool {
-	return r.Delivery.Mode != catalog.ServiceAPI && !PurposeLocked(r) && len(QuasiIdentifiers(r)) > 0
+	return r.Delivery.Mode != catalog.ServiceAPI && !PurposeLocked(r) && len(QuasiIdentifiers(r)) > 0 && r.DataUpdatedAt != nil
+}
+
+// noData tells a read of an entry that has no rows to read.
+func noData(err error) bool {
+	ae, ok := apperr.As(err)
+	return ok && ae.Kind == apperr.NotFound
 }
 
 // RunRiskScans is the scheduled risk scan (R-OPN-6; the server runs it
@@ -90,7 +102,7 @@ func scannable(r *catalog.Resource) bool {
 // is due: never scanned, last scanned at least Options.RiskScanEvery ago
 // (by the service's clock), republished since (another catalog version), or
 // given new data since (DataUpdatedAt after the scan). An entry whose data
-// cannot be read yet (nothing loaded) is skipped; other failures do not stop
+// was never loaded, or cannot be found, is skipped; other failures do not stop
 // the run and are returned joined. A dataset version above the threshold is
 // flagged once (ScanResource). Without an authority org it does nothing.
 func (s *Service) RunRiskScans(ctx context.Context) ([]*RiskScan, error) {
@@ -119,7 +131,7 @@ func (s *Service) RunRiskScans(ctx context.Context) ([]*RiskScan, error) {
 		}
 		sc, err := s.ScanResource(ctx, r.ID)
 		if err != nil {
-			if ae, ok := apperr.As(err); ok && ae.Kind == apperr.NotFound {
+			if noData(err) {
 				continue // no data loaded yet: nothing is released
 			}
 			errs = append(errs, fmt.Errorf("open: risk scan of %s: %w", r.ID, err))
