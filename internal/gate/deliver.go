@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"shuqiao/internal/catalog"
@@ -55,6 +56,9 @@ func (d *Delivery) WriteTo(w io.Writer) (int64, error) {
 	if !d.recorded {
 		return 0, errors.New("gate: delivery written before it was recorded")
 	}
+	if d.spool == nil {
+		return 0, errors.New("gate: delivery written after it was closed")
+	}
 	return d.spool.writeTo(w)
 }
 
@@ -65,12 +69,15 @@ func (d *Delivery) Bytes() ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// Close releases the spool.
+// Close releases the spool; closing twice is harmless (the spool goes back
+// to the pool once, and is never shared by two deliveries).
 func (d *Delivery) Close() error {
 	if d == nil || d.spool == nil {
 		return nil
 	}
-	return d.spool.close()
+	sp := d.spool
+	d.spool = nil
+	return sp.close()
 }
 
 // spool keeps a delivery in memory up to a limit, then in a temporary file.
@@ -82,7 +89,16 @@ type spool struct {
 	n     int64
 }
 
-func newSpool(limit int) *spool { return &spool{limit: limit, h: sha256.New()} }
+func newSpool(limit int) *spool {
+	s := spoolPool.Get().(*spool)
+	s.limit = limit
+	return s
+}
+
+// Spools (their buffers and hashes) are reused: a delivery's buffer grows
+// to the size of its answer, and growing one afresh for every call showed
+// in profiles.
+var spoolPool = sync.Pool{New: func() any { return &spool{h: sha256.New()} }}
 
 func (s *spool) Write(p []byte) (int, error) {
 	s.h.Write(p)
@@ -118,10 +134,17 @@ func (s *spool) writeTo(w io.Writer) (int64, error) {
 }
 
 func (s *spool) close() error {
+	var err error
 	if s.file != nil {
-		return s.file.Close()
+		err = s.file.Close()
 	}
-	return nil
+	if s.mem.Cap() <= 4<<20 {
+		s.mem.Reset()
+		s.h.Reset()
+		s.file, s.n = nil, 0
+		spoolPool.Put(s)
+	}
+	return err
 }
 
 func encodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
@@ -59,13 +60,26 @@ type encoder interface {
 func newEncoder(f Format, w io.Writer, meta pageMeta) encoder {
 	switch f {
 	case NDJSON:
-		return &ndjsonEnc{w: w}
+		return &ndjsonEnc{w: w, buf: getBuf()}
 	case CSV:
 		return &csvEnc{w: w}
 	case XLSX:
 		return &xlsxEnc{w: w}
 	}
-	return &jsonEnc{w: w, meta: meta}
+	return &jsonEnc{w: w, meta: meta, buf: getBuf()}
+}
+
+// Encoding buffers are reused across deliveries: each grows to jsonFlush
+// and more, and allocating (and clearing) them anew showed in profiles.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, jsonFlush+4096); return &b }}
+
+func getBuf() []byte { return (*(bufPool.Get().(*[]byte)))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) <= 4*jsonFlush {
+		b = b[:0]
+		bufPool.Put(&b)
+	}
 }
 
 type pageMeta struct {
@@ -204,6 +218,8 @@ func (e *jsonEnc) end(count int, next string) error {
 	b = appendJSONString(b, next)
 	b = append(b, "}\n"...)
 	_, err := e.w.Write(b)
+	putBuf(b)
+	e.buf = nil
 	return err
 }
 
@@ -227,7 +243,8 @@ func (e *ndjsonEnc) row(vals []any) error {
 }
 func (e *ndjsonEnc) end(int, string) error {
 	_, err := e.w.Write(e.buf)
-	e.buf = e.buf[:0]
+	putBuf(e.buf)
+	e.buf = nil
 	return err
 }
 
