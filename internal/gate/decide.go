@@ -91,6 +91,7 @@ var (
 	ErrNoGrantForYou   = apperr.New(apperr.Forbidden, "gate.no_grant", "您（或您的机构）没有该数据资源的有效授权，请先提出共享或开放申请", "you (or your org) hold no grant for this resource; apply for sharing or opening first")
 	ErrAmbiguous       = apperr.New(apperr.Invalid, "gate.grant_ambiguous", "您对该资源有多个授权，请用 grant 参数指明使用哪一个", "you hold several grants for this resource; name one with the grant parameter")
 	ErrClient          = apperr.New(apperr.Forbidden, "gate.client_not_granted", "该授权限定由另一个应用客户端使用", "the grant is bound to another API client")
+	ErrUser            = apperr.New(apperr.Forbidden, "gate.user_not_granted", "该授权仅限申请人本人使用，同单位其他人员不能使用", "the grant is bound to the person who applied; colleagues cannot use it")
 	ErrSuspended       = apperr.New(apperr.Forbidden, "gate.grant_suspended", "授权已暂停", "the grant is suspended")
 	ErrTerminated      = apperr.New(apperr.Forbidden, "gate.grant_terminated", "授权已终止", "the grant is terminated")
 	ErrExpired         = apperr.New(apperr.Forbidden, "gate.grant_expired", "授权已过期", "the grant has expired")
@@ -276,6 +277,9 @@ func (s *Service) pick(p identity.Principal, req Request, cands []*Grant) (*Gran
 		}
 		if g.GranteeClientID != "" && p.ClientID != g.GranteeClientID {
 			return ErrClient
+		}
+		if g.GranteeUserID != "" && p.UserID != g.GranteeUserID {
+			return ErrUser
 		}
 		switch g.State {
 		case Suspended:

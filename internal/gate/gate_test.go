@@ -13,6 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"shuqiao/internal/identity"
 	"shuqiao/internal/ledger"
 	"shuqiao/internal/store"
 	"shuqiao/internal/store/storetest"
@@ -321,6 +322,34 @@ func TestPurposeLockAtDecide(t *testing.T) {
 		}
 		if _, _, err := f.deliver(Request{Principal: deptB, ResourceID: "res-people", Format: CSV}); err != nil {
 			t.Fatalf("public-security grant after the mark: %v", err)
+		}
+	})
+}
+
+// TestGrantBoundToPerson: R-OPN-2. A grant made on a person's application
+// serves that person only: a colleague of the same org, or the org's API
+// client, is refused; a grant bound to a person names their org.
+func TestGrantBoundToPerson(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		applicant := identity.Principal{UserID: "user-x", OrgID: "org-a", OrgKind: identity.KindEnterprise, Roles: []identity.Role{identity.RoleDeveloper}}
+		colleague := applicant
+		colleague.UserID = "user-y"
+		f.grant(GrantSpec{ResourceID: "res-people", GranteeOrgID: "org-a", GranteeUserID: "user-x", Fields: []string{"age", "district"}, Purpose: "学术研究", Kind: KindOpen})
+		if _, _, err := f.deliver(Request{Principal: applicant, ResourceID: "res-people", Format: CSV}); err != nil {
+			t.Fatalf("applicant: %v", err)
+		}
+		for name, p := range map[string]identity.Principal{"colleague": colleague, "org client": deptA} {
+			if _, _, err := f.deliver(Request{Principal: p, ResourceID: "res-people", Format: CSV}); codeOf(err) != "gate.user_not_granted" {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		err := f.db.InTx(context.Background(), func(tx *store.Tx) error {
+			_, err := f.gate.CreateGrant(context.Background(), tx, authority, GrantSpec{ResourceID: "res-people", GranteeUserID: "user-x", Fields: []string{"age"}, Purpose: "学术研究", Kind: KindOpen})
+			return err
+		})
+		if codeOf(err) == "" {
+			t.Fatal("a public grant bound to a person was made")
 		}
 	})
 }

@@ -54,6 +54,9 @@ type Grant struct {
 	GranteeOrgID string `json:"grantee_org_id"`
 	// GranteeClientID, when set, limits the grant to one API client of the org.
 	GranteeClientID string `json:"grantee_client_id,omitempty"`
+	// GranteeUserID, when set, limits the grant to one person of the org
+	// (an open-data application made by a person, R-OPN-2).
+	GranteeUserID string `json:"grantee_user_id,omitempty"`
 	// Fields are the data items granted (minimal sufficiency, R-SHR-4).
 	Fields []string `json:"fields"`
 	// Purpose is the application scenario the data may be used for (R-SHR-5).
@@ -89,6 +92,7 @@ type GrantSpec struct {
 	ResourceID      string    `json:"resource_id"`
 	GranteeOrgID    string    `json:"grantee_org_id"`
 	GranteeClientID string    `json:"grantee_client_id,omitempty"`
+	GranteeUserID   string    `json:"grantee_user_id,omitempty"`
 	Fields          []string  `json:"fields"`
 	Purpose         string    `json:"purpose"`
 	Kind            Kind      `json:"kind"`
@@ -180,6 +184,9 @@ func (s *Service) CreateGrant(ctx context.Context, tx *store.Tx, by identity.Pri
 	if spec.GranteeOrgID == "" && spec.Kind != KindOpen {
 		return nil, badGrant("grantee_org_id", "只有开放类授权可以面向公众", "only open grants may be public")
 	}
+	if spec.GranteeOrgID == "" && (spec.GranteeUserID != "" || spec.GranteeClientID != "") {
+		return nil, badGrant("grantee_org_id", "限定人员或客户端的授权须指明其所在单位", "a grant bound to a person or client names their org")
+	}
 	purpose := strings.TrimSpace(spec.Purpose)
 	if purpose == "" || utf8.RuneCountInString(purpose) > 200 {
 		return nil, badGrant("purpose", "须说明应用场景（不超过 200 字）", "state the application scenario (at most 200 characters)")
@@ -225,7 +232,7 @@ func (s *Service) CreateGrant(ctx context.Context, tx *store.Tx, by identity.Pri
 		return nil, badGrant("row_limit", "限额不能为负", "limits cannot be negative")
 	}
 	g := &Grant{
-		ID: store.NewID(), ResourceID: res.ID, GranteeOrgID: spec.GranteeOrgID, GranteeClientID: spec.GranteeClientID,
+		ID: store.NewID(), ResourceID: res.ID, GranteeOrgID: spec.GranteeOrgID, GranteeClientID: spec.GranteeClientID, GranteeUserID: spec.GranteeUserID,
 		Fields: slices.Clone(spec.Fields), Purpose: purpose, Kind: spec.Kind, CaseID: spec.CaseID, RowFilter: spec.RowFilter,
 		RowLimit: spec.RowLimit, RatePerMinute: spec.RatePerMinute, ExpiresAt: spec.ExpiresAt.UTC(),
 		Terms: strings.TrimSpace(spec.Terms + "\n" + FingerprintNotice), State: Active, Revision: 1, CreatedAt: now, UpdatedAt: now,
@@ -239,10 +246,10 @@ func (s *Service) CreateGrant(ctx context.Context, tx *store.Tx, by identity.Pri
 	_, g.CreatedBy = actorOf(by)
 	fields, _ := json.Marshal(g.Fields)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO gate_grants (id, resource_id, grantee_org_id, grantee_client_id, fields, purpose, kind, case_id,
-		row_filter, row_limit, rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'',1,$15,$16,$16)`,
+		row_filter, row_limit, rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at, grantee_user_id)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'',1,$15,$16,$16,$17)`,
 		g.ID, g.ResourceID, g.GranteeOrgID, g.GranteeClientID, string(fields), g.Purpose, string(g.Kind), g.CaseID,
-		g.RowFilter, g.RowLimit, g.RatePerMinute, store.Micros(g.ExpiresAt), g.Terms, string(g.State), g.CreatedBy, store.Micros(now)); err != nil {
+		g.RowFilter, g.RowLimit, g.RatePerMinute, store.Micros(g.ExpiresAt), g.Terms, string(g.State), g.CreatedBy, store.Micros(now), g.GranteeUserID); err != nil {
 		return nil, fmt.Errorf("gate: create grant: %w", err)
 	}
 	if err := s.led.Append(ctx, tx, s.grantEvent(by, g, "gate.grant.create", "")); err != nil {
@@ -258,7 +265,7 @@ func (s *Service) grantEvent(by identity.Principal, g *Grant, what, reason strin
 		ActorKind: kind, ActorID: id, OrgID: by.OrgID, Action: ledger.Decide, Object: "grant/" + g.ID,
 		ResourceID: g.ResourceID, Fields: g.Fields, Purpose: g.Purpose, GrantID: g.ID,
 		Detail: ledger.DetailOf(map[string]any{
-			"event": what, "grantee_org_id": g.GranteeOrgID, "grantee_client_id": g.GranteeClientID, "kind": g.Kind,
+			"event": what, "grantee_org_id": g.GranteeOrgID, "grantee_client_id": g.GranteeClientID, "grantee_user_id": g.GranteeUserID, "kind": g.Kind,
 			"state": g.State, "reason": reason, "case_id": g.CaseID, "expires_at": g.ExpiresAt, "row_limit": g.RowLimit,
 			"rate_per_minute": g.RatePerMinute, "row_filter": g.RowFilter, "revision": g.Revision,
 		}),
@@ -313,7 +320,7 @@ func (s *Service) transition(ctx context.Context, tx *store.Tx, by identity.Prin
 }
 
 const grantCols = `id, resource_id, grantee_org_id, grantee_client_id, fields, purpose, kind, case_id, row_filter, row_limit,
-	rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at`
+	rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at, grantee_user_id`
 
 func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
 	var (
@@ -322,7 +329,7 @@ func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
 		exp, created, upd   int64
 	)
 	if err := sc.Scan(&g.ID, &g.ResourceID, &g.GranteeOrgID, &g.GranteeClientID, &fields, &g.Purpose, &kind, &g.CaseID, &g.RowFilter,
-		&g.RowLimit, &g.RatePerMinute, &exp, &g.Terms, &state, &g.StateReason, &g.Revision, &g.CreatedBy, &created, &upd); err != nil {
+		&g.RowLimit, &g.RatePerMinute, &exp, &g.Terms, &state, &g.StateReason, &g.Revision, &g.CreatedBy, &created, &upd, &g.GranteeUserID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(fields), &g.Fields); err != nil {

@@ -236,9 +236,12 @@ func (s *Service) grantOnApproval(ctx context.Context, tx *store.Tx, c *casework
 		// A grant of kind open without an org would be public.
 		return fmt.Errorf("open: application %s has no applicant org: %w", c.ID, ErrNotVerified)
 	}
-	client := ""
-	if c.Applicant.Kind == "client" {
+	client, user := "", ""
+	switch c.Applicant.Kind {
+	case "client":
 		client = c.Applicant.ID
+	case "user":
+		user = c.Applicant.ID
 	}
 	terms := "有条件开放（R-OPN-2），案件 " + c.ID + "；应用场景：" + in.Scenario
 	if in.Applicant != nil {
@@ -249,7 +252,7 @@ func (s *Service) grantOnApproval(ctx context.Context, tx *store.Tx, c *casework
 	}
 	terms += "\n" + CommitmentText
 	_, err = s.gate.CreateGrant(ctx, tx, a.By, gate.GrantSpec{
-		ResourceID: res.ID, GranteeOrgID: c.Applicant.OrgID, GranteeClientID: client, Fields: in.Fields,
+		ResourceID: res.ID, GranteeOrgID: c.Applicant.OrgID, GranteeClientID: client, GranteeUserID: user, Fields: in.Fields,
 		Purpose: in.Scenario, Kind: gate.KindOpen, CaseID: c.ID, ExpiresAt: s.now().Add(time.Duration(in.Days) * 24 * time.Hour), Terms: terms,
 	})
 	return err
@@ -286,9 +289,10 @@ func (s *Service) Apply(ctx context.Context, p identity.Principal, a Application
 
 // applicantGrant chooses the open grant through which p downloads a
 // conditional entry: one approved on p's own application (R-OPN-2). Gate
-// grants name an org and at most an API client, not a person, so open
-// checks the person: the grant's case must be an application p filed (the
-// case is ApplicantOnly, so a colleague cannot even read it). grantID, when
+// binds grants made since to the applying person or client itself; open
+// checks the person too, for grants made before: the grant's case must be
+// an application p filed (the case is ApplicantOnly, so a colleague cannot
+// even read it). grantID, when
 // given, must be such a grant. Among several, an active unexpired one wins;
 // otherwise the newest of p's own, for gate to say why it is unusable. When
 // the org holds only colleagues' grants, ErrNotApplicant; when it holds

@@ -302,6 +302,13 @@ func TestConditionalApplication(t *testing.T) {
 		if !strings.Contains(gs[0].Terms, "仅限申请人") {
 			t.Fatalf("the grant's terms do not bind it to the applicant: %s", gs[0].Terms)
 		}
+		// The gate itself binds the grant to the person, so its own data
+		// path refuses the colleague too.
+		if gs[0].GranteeUserID != app.UserID {
+			t.Fatalf("grant bound to %q, want %q", gs[0].GranteeUserID, app.UserID)
+		}
+		_, err = e.gate.Deliver(e.ctx, gate.Request{Principal: colleague, ResourceID: e.cond.ID, Format: gate.CSV})
+		e.wantCode(err, gate.ErrUser.Code)
 
 		// A refusal needs a reason, and the applicant reads it.
 		c2, err := e.apply(app, e.cond, allCommitments)
