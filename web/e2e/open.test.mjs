@@ -219,6 +219,12 @@ describe("conditional open data (R-OPN-2)", () => {
     await login(admin, env.url, "admin");
     await admin.goto(`${env.url}/console/cases/${caseId}`);
     await admin.getByTestId("case-title").waitFor();
+    // The reviewers read the verified applicant and each commitment.
+    const applicantItem = admin.getByText(/类型：企业/);
+    await applicantItem.waitFor();
+    assert.match(await applicantItem.innerText(), /名称：鹭岛空间信息科技有限公司/);
+    const commitments = await admin.getByText(/真实性：是/).innerText();
+    for (const c of ["合规使用：是", "数据安全：是", "不向第三方提供：是"]) assert.ok(commitments.includes(c), commitments);
     await shot(admin, "open-09-application-case-authority");
     await admin.getByTestId("act-approve").click();
     await admin.getByTestId("act-reason").fill("申请人已核验，数据项最小够用，同意");

@@ -273,6 +273,7 @@ export function OpenApplyForm({ r }: { r: Resource }) {
         }
       />
     );
+  if (me.org.id === r.org_id) return <Alert type="info" showIcon title={t("openData.ownData")} />;
   if (filed) {
     const a = filed.payload?.applicant as OpenApplicant | undefined;
     return (

@@ -174,7 +174,9 @@ export function CaseDetail() {
                             ? v.join("、")
                             : typeof v === "string" || typeof v === "number"
                               ? String(v)
-                              : <code className="mono">{JSON.stringify(v)}</code>}
+                              : v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => x === null || typeof x !== "object")
+                                ? Object.entries(v).map(([k2, x]) => `${label("payload", k2) || k2}：${typeof x === "boolean" ? t(x ? "common.yes" : "common.no") : label(`${k}.${k2}`, String(x ?? "—"))}`).join("；")
+                                : <code className="mono">{JSON.stringify(v)}</code>}
                     </Descriptions.Item>
                   ))}
                 </Descriptions>

@@ -90,6 +90,7 @@ export const openStrings: Record<string, [string, string]> = {
   "openData.commit.compliance": ["依法合规使用开放数据，仅用于所述场景", "The data is used lawfully and only for this scenario"],
   "openData.commit.security": ["采取必要措施保障数据安全", "The data is kept secure"],
   "openData.commit.no_third_party": ["不以任何形式向第三方提供", "The data is never passed to a third party in any form"],
+  "openData.ownData": ["这是本单位提供的数据，无需申请开放", "Your organisation provides this data: there is nothing to apply for"],
   "openData.applySubmit": ["提交申请", "Submit the application"],
   "openData.applyDone": ["申请已提交，等待审核", "Application submitted for review"],
 
@@ -261,4 +262,6 @@ export const openStrings: Record<string, [string, string]> = {
   "payload.compliance": ["合规使用", "Compliance"],
   "payload.security": ["数据安全", "Security"],
   "payload.no_third_party": ["不向第三方提供", "No third parties"],
+  "applicant.type.person": ["个人", "Person"],
+  "applicant.type.enterprise": ["企业", "Enterprise"],
 };
