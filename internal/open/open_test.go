@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -345,9 +346,27 @@ func TestPeriodicReview(t *testing.T) {
 		}
 		_ = e.s.RequestOpen(e.ctx, e.cond.ID, "希望无条件开放", Requester{IP: "192.0.2.1"})
 		e.clk.Advance(91 * 24 * time.Hour)
-		cases, err := e.s.RunReviews(e.ctx)
-		if err != nil || len(cases) != 1 || cases[0].Target.ID != e.cond.ID {
-			t.Fatalf("review cases %v %v", cases, err)
+		// Runs at the same moment (two replicas' schedulers) file one case.
+		var wg sync.WaitGroup
+		runs := make([][]*casework.Case, 4)
+		errs := make([]error, 4)
+		for i := range runs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runs[i], errs[i] = e.s.RunReviews(e.ctx)
+			}()
+		}
+		wg.Wait()
+		var cases []*casework.Case
+		for i := range runs {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			cases = append(cases, runs[i]...)
+		}
+		if len(cases) != 1 || cases[0].Target.ID != e.cond.ID {
+			t.Fatalf("review cases %v", cases)
 		}
 		var ev Evidence
 		_ = json.Unmarshal(cases[0].Payload, &ev)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"shuqiao/internal/casework"
@@ -93,7 +95,7 @@ func (s *Service) DueReviews(ctx context.Context) ([]Evidence, error) {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
-		if caseID != "" {
+		if caseID != "" && !strings.HasPrefix(caseID, "claim:") {
 			continue
 		}
 		since := r.CreatedAt
@@ -130,19 +132,50 @@ func (s *Service) RunReviews(ctx context.Context) ([]*casework.Case, error) {
 	}
 	var out []*casework.Case
 	for _, ev := range due {
-		payload, _ := json.Marshal(ev)
-		c, err := s.cw.File(ctx, system, casework.Filing{Kind: KindReview, Title: "有条件开放定期评估：" + ev.ResourceName,
-			Target: casework.Target{Type: "resource", ID: ev.ResourceID}, Payload: payload})
+		c, err := s.fileReview(ctx, ev)
 		if err != nil {
 			return out, err
 		}
-		if _, err := s.db.ExecContext(ctx, `INSERT INTO open_reviews (resource_id, case_id, updated_at) VALUES ($1,$2,$3)
-			ON CONFLICT (resource_id) DO UPDATE SET case_id = excluded.case_id, updated_at = excluded.updated_at`, ev.ResourceID, c.ID, store.Micros(s.now())); err != nil {
-			return out, err
+		if c != nil {
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	return out, nil
+}
+
+// reviewClaimTTL is how long a replica's claim on filing a review holds
+// before another may take over (the first crashed between claim and file).
+const reviewClaimTTL = 10 * time.Minute
+
+// fileReview files ev's review case unless another run (another replica,
+// or a run by hand) already has: the entry is claimed first, with one
+// conditional upsert, and only the claimant files. nil, nil: claimed
+// elsewhere.
+func (s *Service) fileReview(ctx context.Context, ev Evidence) (*casework.Case, error) {
+	claim := "claim:" + store.NewID()
+	now := s.now()
+	res, err := s.db.ExecContext(ctx, `INSERT INTO open_reviews (resource_id, case_id, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (resource_id) DO UPDATE SET case_id = excluded.case_id, updated_at = excluded.updated_at
+		WHERE open_reviews.case_id = '' OR (open_reviews.case_id LIKE 'claim:%' AND open_reviews.updated_at < $4)`,
+		ev.ResourceID, claim, store.Micros(now), store.Micros(now.Add(-reviewClaimTTL)))
+	if err != nil {
+		return nil, fmt.Errorf("open: claim review of %s: %w", ev.ResourceID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return nil, err
+	}
+	payload, _ := json.Marshal(ev)
+	c, err := s.cw.File(ctx, system, casework.Filing{Kind: KindReview, Title: "有条件开放定期评估：" + ev.ResourceName,
+		Target: casework.Target{Type: "resource", ID: ev.ResourceID}, Payload: payload})
+	if err != nil {
+		_, _ = s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE open_reviews SET case_id = '' WHERE resource_id = $1 AND case_id = $2`, ev.ResourceID, claim)
+		return nil, err
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE open_reviews SET case_id = $1, updated_at = $2 WHERE resource_id = $3 AND case_id = $4`,
+		c.ID, store.Micros(s.now()), ev.ResourceID, claim); err != nil {
+		return c, err
+	}
+	return c, nil
 }
 
 // reviewKind: the authority decides whether a conditional entry becomes
