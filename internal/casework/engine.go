@@ -139,7 +139,19 @@ func (e *Engine) Kinds() []KindInfo {
 	defer e.mu.RUnlock()
 	out := make([]KindInfo, 0, len(e.kinds))
 	for _, k := range e.kinds {
-		out = append(out, KindInfo{Name: k.Name, LabelZH: k.LabelZH, LabelEN: k.LabelEN, Actions: k.Actions()})
+		ki := KindInfo{Name: k.Name, LabelZH: k.LabelZH, LabelEN: k.LabelEN, Actions: k.Actions(),
+			ActionLabels: map[string][2]string{}, StateLabels: map[string][2]string{}}
+		for _, t := range k.Transitions {
+			if t.LabelZH != "" && t.LabelEN != "" {
+				ki.ActionLabels[t.Action] = [2]string{t.LabelZH, t.LabelEN}
+			}
+		}
+		for _, st := range k.States {
+			if st.LabelZH != "" && st.LabelEN != "" {
+				ki.StateLabels[string(st.Name)] = [2]string{st.LabelZH, st.LabelEN}
+			}
+		}
+		out = append(out, ki)
 	}
 	return out
 }
@@ -150,6 +162,11 @@ type KindInfo struct {
 	LabelZH string   `json:"label_zh"`
 	LabelEN string   `json:"label_en"`
 	Actions []string `json:"actions"`
+	// ActionLabels and StateLabels name this kind's own actions and states
+	// ([中文, English]) where the kind labels them: "concur" reads
+	// differently on a share request and an open-data application.
+	ActionLabels map[string][2]string `json:"action_labels"`
+	StateLabels  map[string][2]string `json:"state_labels"`
 }
 
 func (e *Engine) kind(name string) (*Kind, bool) {

@@ -307,6 +307,9 @@ export interface CaseKind {
   label_zh: string;
   label_en: string;
   actions: string[];
+  /** The kind's own labels of its actions and states: [中文, English]. */
+  action_labels?: Record<string, [string, string]>;
+  state_labels?: Record<string, [string, string]>;
 }
 
 export interface Assignee {

@@ -25,5 +25,11 @@ export function Chart({ option, height = 280, label }: { option: echarts.ECharts
   useEffect(() => {
     chart.current?.setOption({ aria: { enabled: true }, ...option }, true);
   }, [option]);
-  return <div ref={ref} role="img" aria-label={label} style={{ width: "100%", height }} />;
+  // ECharts' aria writes its own generated description onto the element it
+  // draws in, so the caller's label sits on a wrapper it does not touch.
+  return (
+    <div role="img" aria-label={label}>
+      <div ref={ref} aria-hidden="true" style={{ width: "100%", height }} />
+    </div>
+  );
 }

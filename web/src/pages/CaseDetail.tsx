@@ -81,11 +81,18 @@ function fmtSize(n: number): string {
 export function CaseDetail() {
   const { id = "" } = useParams();
   const { t, lang, pick } = useLang();
-  const label = useEnum();
+  const generic = useEnum();
   const kinds = useCaseKinds();
   const orgName = useOrgNames(lang === "en");
   const { message } = App.useApp();
   const state = useAsync((signal) => api<Case>(`/api/v1/cases/${encodeURIComponent(id)}`, { signal }), [id]);
+  // A kind's own labels first ("concur" is 提供单位同意 on an open-data
+  // application, 同意共享 on a share request), then the generic ones.
+  const label = (group: string, value?: string) => {
+    const k = kinds.find((x) => x.name === state.data?.kind);
+    const own = value && (group === "action" ? k?.action_labels?.[value] : group === "state" ? k?.state_labels?.[value] : undefined);
+    return own ? pick(own[0], own[1]) : generic(group, value);
+  };
   const atts = useAsync((signal) => api<{ items: Attachment[] }>(`/api/v1/cases/${encodeURIComponent(id)}/attachments`, { signal }), [id]);
   const [acting, setActing] = useState<string>();
   const [reason, setReason] = useState("");

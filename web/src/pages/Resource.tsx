@@ -124,7 +124,8 @@ export function ResourcePage() {
                   </Button>
                 </div>
               )}
-              {me && me.org.id !== r.org_id && r.status === "published" && r.share.attr !== "none" && (
+              {/* Sharing is between departments and public service orgs (R-SHR-1); enterprises apply for open data instead. */}
+              {me && me.org.id !== r.org_id && (me.org.kind === "department" || me.org.kind === "public_service") && r.status === "published" && r.share.attr !== "none" && (
                 <div style={{ marginTop: 12 }}>
                   <Button type="primary" onClick={() => setSharing(true)} data-testid="share-open">
                     {r.share.attr === "conditional" ? t("shareReq.open") : t("shareReq.obtain")}
