@@ -91,8 +91,9 @@ func (r *recorder) recordEvent(ctx context.Context, ev ledger.Event) error {
 // overlap. A commit has a fixed cost (the write lock, WAL frames, a
 // signature) that dwarfs one record's, and calls arriving a fraction of a
 // millisecond apart otherwise each paid it alone: at a few thousand calls a
-// second the groups were of one or two. A lone caller never waits.
-const linger = time.Millisecond
+// second the groups were of one or two. A lone caller never waits. 1 ms
+// gathered no more than 200 µs does at these rates, and doubled p50.
+const linger = 200 * time.Microsecond
 
 func (r *recorder) run() {
 	defer r.wg.Done()
