@@ -257,6 +257,7 @@ export function Scorecards() {
                       title: t("score.org"),
                       key: "org",
                       fixed: "left",
+                      width: 220,
                       render: (_, c) => (
                         <Button type="link" style={{ padding: 0, whiteSpace: "normal", textAlign: "left" }} onClick={() => set("org", c.org_id)} data-testid={`card-${c.org_id}`}>
                           {c.org_name}
