@@ -72,7 +72,8 @@ func (s *Server) openData(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d, err := s.Open.Download(r.Context(), open.DownloadRequest{Principal: req.Principal, Requester: openRequester(r), ResourceID: req.ResourceID,
-		Format: req.Format, Fields: req.Fields, Filter: req.Filter, Cursor: req.Cursor, Limit: req.Limit, GrantID: req.GrantID})
+		Format: req.Format, Fields: req.Fields, Filter: req.Filter, Cursor: req.Cursor, Limit: req.Limit, GrantID: req.GrantID,
+		Preview: r.URL.Query().Get("preview") == "true"})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ type Demand struct {
 	OrgName      string       `json:"org_name"`
 	Open         catalog.Attr `json:"open"`
 	Downloads    int          `json:"downloads"`
+	Previews     int          `json:"previews"`
 	Applications int          `json:"applications"`
 	Requests     int          `json:"requests"`
 	// Score = downloads + 5 × applications + 10 × requests.
@@ -84,6 +85,8 @@ func (s *Service) Ranking(ctx context.Context, since time.Time, notOpen bool, li
 		switch kind {
 		case "download":
 			d.Downloads = n
+		case "preview":
+			d.Previews = n
 		case "application":
 			d.Applications = n
 		case "request":

@@ -61,6 +61,10 @@ type DownloadRequest struct {
 	Limit      int
 	// GrantID names the caller's grant for a conditional entry (optional).
 	GrantID string
+	// Preview marks a look at the first rows on the resource page: a
+	// delivery like any other (ledger, receipt, rate limit), counted in
+	// demand as a preview, not a download (R-OPN-5).
+	Preview bool
 }
 
 // Download delivers an open entry through the gate. Unconditional entries
@@ -148,8 +152,12 @@ func (s *Service) Download(ctx context.Context, req DownloadRequest) (*gate.Deli
 				return err
 			}
 		}
+		kind := "download"
+		if req.Preview {
+			kind = "preview"
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO open_demand (id, resource_id, kind, fingerprint, key_id, delivery_id, format, records, created_at)
-			VALUES ($1,$2,'download',$3,$4,$5,$6,$7,$8)`, store.NewID(), res.ID, fp, keyID, d.ID, string(d.Format), d.Records, store.Micros(s.now()))
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, store.NewID(), res.ID, kind, fp, keyID, d.ID, string(d.Format), d.Records, store.Micros(s.now()))
 		return err
 	})
 	if err != nil {

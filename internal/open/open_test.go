@@ -326,9 +326,16 @@ func TestConditionalApplication(t *testing.T) {
 		if err != nil || got.Decision == nil || got.Decision.Outcome != casework.Refused || got.Decision.Reason != "已有同一场景的授权" {
 			t.Fatalf("applicant's view: %+v %v", got, err)
 		}
+		// A look at the first rows is a delivery, counted as a preview and
+		// not as a download.
+		pv, err := e.s.Download(e.ctx, DownloadRequest{Principal: app, ResourceID: e.cond.ID, Format: gate.JSON, Limit: 5, Preview: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pv.Close()
 		// Applications count as demand (R-OPN-5).
 		rk, _ := e.s.Ranking(e.ctx, time.Time{}, true, 10)
-		if len(rk) != 1 || rk[0].ResourceID != e.cond.ID || rk[0].Applications != 2 || rk[0].Downloads != 1 {
+		if len(rk) != 1 || rk[0].ResourceID != e.cond.ID || rk[0].Applications != 2 || rk[0].Downloads != 1 || rk[0].Previews != 1 {
 			t.Fatalf("ranking %+v", rk)
 		}
 	})

@@ -56,6 +56,8 @@ export interface OpenDemand {
   org_name: string;
   open: Attr;
   downloads: number;
+  /** Looks at the first rows on the resource page; not in the score. */
+  previews?: number;
   applications: number;
   requests: number;
   score: number;
@@ -184,7 +186,7 @@ export async function downloadOpen(resourceId: string, code: string, format: Ope
 
 /** previewOpen reads the first rows as JSON (a delivery like any other). */
 export function previewOpen(resourceId: string, limit: number, signal?: AbortSignal, grant?: string): Promise<GatePage> {
-  return api<GatePage>(openDataPath(resourceId), { query: { format: "json", limit, grant }, signal });
+  return api<GatePage>(openDataPath(resourceId), { query: { format: "json", limit, grant, preview: true }, signal });
 }
 
 export function applyOpen(a: OpenApplication): Promise<Case> {

@@ -94,6 +94,7 @@ function DemandPanel() {
                   render: (_, x) => <Tag color={x.open === "unconditional" ? "blue" : x.open === "conditional" ? "gold" : "default"}>{label("open", x.open)}</Tag>,
                 },
                 { title: t("openAuth.downloads"), dataIndex: "downloads", key: "dl", width: 80 },
+                { title: t("openAuth.previews"), key: "pv", width: 80, render: (_, x) => x.previews ?? 0 },
                 { title: t("openAuth.applications"), dataIndex: "applications", key: "app", width: 80 },
                 { title: t("openAuth.requests"), dataIndex: "requests", key: "req", width: 80 },
                 { title: t("openAuth.score"), dataIndex: "score", key: "score", width: 80, render: (v: number) => <strong>{v}</strong> },

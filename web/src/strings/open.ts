@@ -197,6 +197,7 @@ export const openStrings: Record<string, [string, string]> = {
   "openAuth.org": ["提供单位", "Provider"],
   "openAuth.attr": ["开放属性", "Open attribute"],
   "openAuth.downloads": ["下载", "Downloads"],
+  "openAuth.previews": ["预览", "Previews"],
   "openAuth.applications": ["申请", "Applications"],
   "openAuth.requests": ["请求", "Requests"],
   "openAuth.applicationsW": ["申请 ×5", "Applications ×5"],
