@@ -115,10 +115,15 @@ func TestEnvironmentVariables(t *testing.T) {
 
 func TestHelpDocumentsEnvironment(t *testing.T) {
 	out := mustRun(t, "serve", "--help")
-	for _, want := range []string{"--listen", "SHUQIAO_LISTEN", "--db", "SHUQIAO_DB", "--data"} {
+	for _, want := range []string{"--listen", "SHUQIAO_LISTEN", "--db", "SHUQIAO_DB", "--data", "--open-risk-scan-every", "SHUQIAO_OPEN_RISK_SCAN_EVERY"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("serve --help lacks %s", want)
 		}
+	}
+	// R-OPN-6: a bad scan period is refused before anything starts, naming the variable.
+	t.Setenv("SHUQIAO_OPEN_RISK_SCAN_EVERY", "weekly")
+	if _, err := run(t, "serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "SHUQIAO_OPEN_RISK_SCAN_EVERY") {
+		t.Fatalf("bad SHUQIAO_OPEN_RISK_SCAN_EVERY: %v", err)
 	}
 }
 
