@@ -159,8 +159,10 @@ func (s *Service) requestKind() casework.Kind {
 		TargetTypes:   []string{"resource"},
 		TargetOrgSees: true,
 		CanFile:       func(p identity.Principal, _ casework.Target) bool { return canRequest(p) == nil },
-		Validate:      s.validateRequest,
-		Initial:       "submitted",
+		// The sharing service sees the requests it refuses on the catalog's word.
+		CanView:  func(p identity.Principal, _ *casework.Case) bool { return p.ClientID == system.ClientID },
+		Validate: s.validateRequest,
+		Initial:  "submitted",
 		States: []casework.StateSpec{
 			{Name: "submitted", Assignees: providerAssignees, LabelZH: "待数据提供单位审核", LabelEN: "awaiting the providing org"},
 			{Name: "concurred", Assignees: authorityAssignees, LabelZH: "提供单位已同意，待主管部门审核", LabelEN: "providing org concurs; awaiting the authority"},
@@ -178,11 +180,13 @@ func (s *Service) requestKind() casework.Kind {
 			{Action: "approve", From: []casework.State{"concurred"}, To: "approved", Outcome: casework.Approved, Who: authorityWho(),
 				LabelZH: "同意共享并授权", LabelEN: "approved and granted", Effect: s.grantOnApproval},
 			// auto_refuse is how RequestShare records the refusal of a
-			// not-shared resource; only such a request allows it.
+			// not-shared resource: taken by the platform itself (the
+			// ledger names the sharing service, not the applicant), and
+			// only on such a request.
 			{Action: "auto_refuse", From: []casework.State{"submitted"}, To: "refused", Outcome: casework.Refused,
 				Who: func(p identity.Principal, c *casework.Case) bool {
 					var in RequestPayload
-					return casework.Applicant()(p, c) && json.Unmarshal(c.Payload, &in) == nil && in.NotShared != nil
+					return p.ClientID == system.ClientID && json.Unmarshal(c.Payload, &in) == nil && in.NotShared != nil
 				},
 				LabelZH: "不予共享类资源，依法自动不予共享", LabelEN: "not-shared resource: refused automatically"},
 		},
@@ -256,7 +260,7 @@ func (s *Service) RequestShare(ctx context.Context, p identity.Principal, r Shar
 		return c, nil
 	}
 	reason := notShared(res)
-	return s.cw.Act(ctx, p, c.ID, "auto_refuse", casework.ActInput{Reason: "依据目录记载，该资源为不予（暂不）共享类，申请自动不予共享。" + reason.ZH +
+	return s.cw.Act(ctx, system, c.ID, "auto_refuse", casework.ActInput{Reason: "依据目录记载，该资源为不予（暂不）共享类，申请自动不予共享。" + reason.ZH +
 		"\nRefused automatically: the catalog records this resource as not shared. " + reason.EN})
 }
 

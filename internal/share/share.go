@@ -161,6 +161,11 @@ const (
 // Commitment is the full commitment text, Chinese then English.
 const Commitment = CommitmentZH + "\n" + CommitmentEN
 
+// system is the sharing service acting on its own: it refuses requests for
+// resources the catalog records as not shared (R-SHR-1). Its client id
+// cannot be an API client's (those are generated ids).
+var system = identity.Principal{ClientID: "system:share", Name: "共享服务"}
+
 // sharingOrg reports whether p acts for an org that may share public data.
 func sharingOrg(p identity.Principal) bool {
 	return p.OrgKind == identity.KindDepartment || p.OrgKind == identity.KindPublicService

@@ -318,6 +318,12 @@ func TestNotSharedAutoRefused(t *testing.T) {
 		if !strings.Contains(c.Decision.Reason, "《中华人民共和国人民警察法》第二十条") || !strings.Contains(c.Decision.Reason, "涉及侦查秘密") {
 			t.Fatalf("reason does not cite the basis: %s", c.Decision.Reason)
 		}
+		// The platform refused, not the applicant; the applicant reads it.
+		got := must(e.cw.Get(e.ctx, steward("rsj"), c.ID))
+		last := got.History[len(got.History)-1]
+		if last.Action != "auto_refuse" || last.ActorID != system.ClientID {
+			t.Fatalf("refusal recorded as %+v", last)
+		}
 		if gs := must(e.gate.Grants(e.ctx, gate.GrantFilter{ResourceID: e.none.ID})); len(gs) != 0 {
 			t.Fatalf("grant for a not-shared resource: %+v", gs)
 		}
