@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/bits"
 	"sort"
@@ -194,7 +195,7 @@ func (s *Service) browse(ctx context.Context, openOnly bool, offset, limit int) 
 	if openOnly {
 		q = `SELECT rid FROM catalog_search WHERE open_list = 1 ORDER BY rid DESC LIMIT $1 OFFSET $2`
 	}
-	rids, err := s.int64s(ctx, q, limit, offset)
+	rids, err := int64s(ctx, s.db, q, limit, offset)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: browse: %w", err)
 	}
@@ -205,8 +206,8 @@ func (s *Service) browse(ctx context.Context, openOnly bool, offset, limit int) 
 	return fc, ids, nil
 }
 
-func (s *Service) int64s(ctx context.Context, q string, args ...any) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+func int64s(ctx context.Context, db store.Queryer, q string, args ...any) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -295,23 +296,50 @@ func (s *Service) matchRows(ctx context.Context, e *expr, limit int) ([]matchRow
 			limit = 0
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, q, s.render(e), limit)
+	out := make([]matchRow, 0, 256)
+	err := s.matchDB(ctx, func(db store.Queryer) error {
+		rows, err := db.QueryContext(ctx, q, s.render(e), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m matchRow
+			if err := rows.Scan(&m.rid, &m.c); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: search: %w", err)
 	}
-	defer rows.Close()
-	out := make([]matchRow, 0, 256)
-	for rows.Next() {
-		var m matchRow
-		if err := rows.Scan(&m.rid, &m.c); err != nil {
-			return nil, fmt.Errorf("catalog: search: %w", err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("catalog: search: %w", err)
-	}
 	return out, nil
+}
+
+// matchDB runs full-text match queries. On PostgreSQL they run in a
+// read-only transaction with sequential scans priced out: the planner
+// costs a scan of catalog_search by its narrow heap and cannot see that
+// every row's tsvector lives in TOAST (some 60 times the heap), so it
+// chose scans that detoasted the whole catalog (85 ms at 20,000 entries)
+// over a 4 ms GIN bitmap scan. SET LOCAL ends with the transaction.
+func (s *Service) matchDB(ctx context.Context, fn func(db store.Queryer) error) error {
+	if s.db.Dialect != store.Postgres {
+		return fn(s.db)
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // countCombos counts the facets of rows through their combinations, read
@@ -397,7 +425,8 @@ func (s *Service) matchCount(ctx context.Context, e *expr) (int, error) {
 		q = `SELECT count(*) FROM catalog_search WHERE body @@ $1::tsquery`
 	}
 	var n int
-	if err := s.db.QueryRowContext(ctx, q, s.render(e)).Scan(&n); err != nil {
+	err := s.matchDB(ctx, func(db store.Queryer) error { return db.QueryRowContext(ctx, q, s.render(e)).Scan(&n) })
+	if err != nil {
 		return 0, fmt.Errorf("catalog: search count: %w", err)
 	}
 	return n, nil
@@ -413,7 +442,11 @@ func (s *Service) matchPage(ctx context.Context, e *expr, limit, offset int) ([]
 			q = `SELECT rid FROM catalog_search WHERE body @@ $1::tsquery AND $2::int IS NOT NULL ORDER BY rid + 0 DESC OFFSET $3`
 		}
 	}
-	rids, err := s.int64s(ctx, q, s.render(e), limit, offset)
+	var rids []int64
+	err := s.matchDB(ctx, func(db store.Queryer) (err error) {
+		rids, err = int64s(ctx, db, q, s.render(e), limit, offset)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: search page: %w", err)
 	}
