@@ -27,6 +27,7 @@ func (s *Server) ingestRoutes() {
 	s.handle("POST /api/v1/ingest/datasets/{id}/sync", s.ingestSync)
 	s.handleLimit("POST /api/v1/ingest/datasets/{id}/loads", maxLoad, s.ingestLoad)
 	s.handle("GET /api/v1/ingest/datasets/{id}/loads", s.ingestBatches)
+	s.handle("GET /api/v1/ingest/datasets/{id}/record-key", s.ingestRecordKey)
 	s.handle("GET /api/v1/ingest/datasets/{id}/lineage", s.ingestLineage)
 	s.handle("GET /api/v1/ingest/datasets/{id}/rules", s.ingestRules)
 	s.handle("POST /api/v1/ingest/datasets/{id}/rules", s.ingestAddRule)
@@ -92,6 +93,17 @@ func (s *Server) ingestDataset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, ds)
+	return nil
+}
+
+// ingestRecordKey is public: the key's data items are names from the
+// public catalog entry, and the objection form needs them before sign-in.
+func (s *Server) ingestRecordKey(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.Ingest.RecordKey(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resource_id": ds.ResourceID, "resource_code": ds.ResourceCode, "key": ds.Key})
 	return nil
 }
 

@@ -146,6 +146,12 @@ func TestIngestAPI(t *testing.T) {
 		st.want(http.StatusForbidden, st.do("PUT", "/api/v1/ingest/code-lists", map[string]any{"name": "本地代码", "codes": []map[string]string{{"code": "1", "label": "一"}}}))
 		root.want(http.StatusNoContent, root.do("PUT", "/api/v1/ingest/code-lists", map[string]any{"name": "本地代码", "codes": []map[string]string{{"code": "1", "label": "一"}}}))
 
+		// Anyone can read which data items name a record (the objection form
+		// asks for them); an unknown entry is 404.
+		if rk := anon.want(http.StatusOK, anon.do("GET", "/api/v1/ingest/datasets/"+code+"/record-key", nil)).json(t); fmt.Sprint(rk["key"]) != "[id_card]" || rk["resource_id"] != id {
+			t.Fatalf("record key: %v", rk)
+		}
+		anon.want(http.StatusNotFound, anon.do("GET", "/api/v1/ingest/datasets/no-such-entry/record-key", nil))
 		// An objection, filed by someone of another org, corrected by the steward.
 		c := other.want(http.StatusCreated, other.do("POST", "/api/v1/cases", map[string]any{
 			"kind": "objection", "title": "户内人数有误", "target": map[string]any{"type": "resource", "id": code},

@@ -296,6 +296,24 @@ func (s *Service) Dataset(ctx context.Context, p identity.Principal, resource st
 	return s.loadDataset(ctx, s.db, s.db.Dialect, r.ID, false)
 }
 
+// RecordKey returns the data items that name one record of a published
+// resource's dataset: what an objection (R-QLT-2) must give to point at a
+// record. Anyone may ask; the names are those of the public catalog entry.
+func (s *Service) RecordKey(ctx context.Context, resource string) (*Dataset, error) {
+	r, err := s.resource(ctx, resource)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != catalog.StatusPublished {
+		return nil, catalog.ErrNotFound.At(resource)
+	}
+	ds, err := s.loadDataset(ctx, s.db, s.db.Dialect, r.ID, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Dataset{ResourceID: ds.ResourceID, ResourceCode: ds.ResourceCode, Key: ds.Key}, nil
+}
+
 // Datasets lists datasets, of one org when orgID is set, paged by resource id.
 func (s *Service) Datasets(ctx context.Context, p identity.Principal, orgID, cursor string, limit int) ([]*Dataset, string, error) {
 	if !p.Authenticated() {

@@ -286,13 +286,15 @@ describe("conditional open data (R-OPN-2)", () => {
 });
 
 describe("objections (R-QLT-2)", () => {
-  test("a signed-in user objects to a record of an open dataset; the form learns the record key from the answer", async () => {
+  test("a signed-in user objects to a record of an open dataset; the form asks for the record key", async () => {
     const page = await newPage(env);
     await login(page, env.url, "mapco.steward");
     await page.goto(`${env.url}/catalog/${bus.id}?tab=objection`);
     const form = page.getByTestId("objection-form");
     await form.getByTestId("objection-title").fill("1路票价有误");
-    // Name the record by a data item that is not its key …
+    // The form asks for the dataset's record key (line_no) at once …
+    await onFailure(page, "objection-prefill", () => form.getByText("线路编号（line_no）").waitFor());
+    // … and a person who names the record by another data item instead …
     await form.getByLabel("第 1 个主键数据项").fill("line_name");
     await form.getByLabel("第 1 个主键数据项").press("Enter");
     await form.getByLabel("第 1 个主键的值").fill("1路");
@@ -300,7 +302,7 @@ describe("objections (R-QLT-2)", () => {
     await form.getByLabel("有误的数据项").press("Enter");
     await form.getByTestId("objection-problem").fill("1路票价应为 1 元，数据为 2 元");
     await page.getByTestId("objection-submit").click();
-    // … the answer names the key (line_no), and the form asks for it.
+    // … is told by the answer which key it is, and asked for it again.
     await onFailure(page, "objection-key", () => page.getByTestId("objection-error").getByText(/line_no/).waitFor());
     await form.getByText("线路编号（line_no）").waitFor();
     await form.getByLabel("第 1 个主键的值").fill("1");

@@ -3,7 +3,7 @@
 // and the evidence; it files an `objection` case to the providing org.
 import { Alert, App, Button, Form, Input, Select, Space, Typography } from "antd";
 import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useLocation, useNavigate } from "react-router-dom";
 import { api, ApiError, type Case, type Resource } from "../api";
 import { useAuth } from "../auth";
@@ -31,6 +31,20 @@ export function OpenObjectionForm({ r }: { r: Resource }) {
   const [error, setError] = useState<Error>();
   const [filed, setFiled] = useState<Case>();
   const fieldOptions = r.fields.map((f) => ({ value: f.name, label: `${f.label}（${f.name}）` }));
+  // The dataset's record key (public): the form asks for exactly those
+  // data items. Without it (no dataset yet), the person picks them, and the
+  // server's answer names the key if they pick wrong.
+  useEffect(() => {
+    if (!me) return;
+    const ctl = new AbortController();
+    api<{ key: string[] }>(`/api/v1/ingest/datasets/${encodeURIComponent(r.id)}/record-key`, { signal: ctl.signal })
+      .then((k) => {
+        const cur: KeyPart[] = form.getFieldValue("key") ?? [];
+        if (k.key?.length && cur.every((p) => !p.field && !p.value)) form.setFieldValue("key", k.key.map((field) => ({ field, value: "" })));
+      })
+      .catch(() => undefined);
+    return () => ctl.abort();
+  }, [r.id, me, form]);
 
   if (!me)
     return (
