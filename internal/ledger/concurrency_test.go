@@ -91,6 +91,13 @@ func TestTwoIntegratorsOneLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Let the replicas' loops sign (a fast run can end within one
+		// checkpoint interval).
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if rep, err := Verify(context.Background(), db); err == nil && rep.Checkpoints >= 2 {
+				break
+			}
+		}
 		cancel()
 		runs.Wait()
 		if size != writers*each {

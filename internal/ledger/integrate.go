@@ -271,8 +271,14 @@ func (l *Ledger) integrateBatch(ctx context.Context, conn *sql.Conn, stmts *stmt
 	}
 	if len(b.pending) == 0 {
 		// Nothing to do; no write lock taken. (On PostgreSQL a lower id
-		// still uncommitted is picked up by a later run.)
-		return b.base, 0, nil
+		// still uncommitted is picked up by a later run.) The size was read
+		// before the pending rows: another integrator may have committed in
+		// between, so read it again, after them.
+		st, err := loadTree(ctx, conn, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		return st.size, 0, nil
 	}
 	// Queue with the business transactions for SQLite's one write lock.
 	release, err := l.db.WriteLock(ctx)
