@@ -20,21 +20,21 @@ import (
 // R-SHR-3, R-GOV-3, R-SEC-11.
 func (s *Server) caseRoutes() {
 	s.handle("GET /api/v1/case-kinds", s.caseKinds)
-	s.handle("POST /api/v1/cases", s.fileCase)
-	s.handle("GET /api/v1/cases", s.listCases)
-	s.handle("GET /api/v1/cases/{id}", s.getCase)
-	s.handle("POST /api/v1/cases/{id}/actions/{action}", s.actOnCase)
-	s.handle("POST /api/v1/cases/{id}/comments", s.commentCase)
-	s.handle("GET /api/v1/cases/{id}/attachments", s.listAttachments)
-	s.handle("GET /api/v1/cases/{id}/attachments/{aid}", s.downloadAttachment)
+	s.handle("POST /api/v1/cases", authed(s.fileCase))
+	s.handle("GET /api/v1/cases", authed(s.listCases))
+	s.handle("GET /api/v1/cases/{id}", authed(s.getCase))
+	s.handle("POST /api/v1/cases/{id}/actions/{action}", authed(s.actOnCase))
+	s.handle("POST /api/v1/cases/{id}/comments", authed(s.commentCase))
+	s.handle("GET /api/v1/cases/{id}/attachments", authed(s.listAttachments))
+	s.handle("GET /api/v1/cases/{id}/attachments/{aid}", authed(s.downloadAttachment))
 	// Uploads are bounded by the engine's attachment limit, not MaxBody.
 	s.mux.HandleFunc("POST /api/v1/cases/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.uploadAttachment(w, r); err != nil {
+		if err := authed(s.uploadAttachment)(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
-	s.handle("GET /api/v1/notifications", s.listNotifications)
-	s.handle("POST /api/v1/notifications/read", s.markNotificationsRead)
+	s.handle("GET /api/v1/notifications", authed(s.listNotifications))
+	s.handle("POST /api/v1/notifications/read", authed(s.markNotificationsRead))
 }
 
 func (s *Server) caseKinds(w http.ResponseWriter, r *http.Request) error {
@@ -45,11 +45,7 @@ func (s *Server) caseKinds(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) fileCase(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) fileCase(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in casework.Filing
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -65,11 +61,7 @@ func (s *Server) fileCase(w http.ResponseWriter, r *http.Request) error {
 
 var errBadOverdue = apperr.Invalidf("casework.bad_filter", "overdue", "overdue 须为 true 或 false", "overdue must be true or false")
 
-func (s *Server) listCases(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) listCases(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		return err
@@ -97,11 +89,7 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) getCase(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) getCase(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	c, err := s.Cases.Get(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -110,11 +98,7 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) actOnCase(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) actOnCase(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in casework.ActInput
 	// The body is optional: accept, withdraw and the like need none.
 	if r.ContentLength != 0 && r.Header.Get("Content-Type") != "" {
@@ -143,11 +127,7 @@ type commentRequest struct {
 	Body string `json:"body"`
 }
 
-func (s *Server) commentCase(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) commentCase(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in commentRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -160,11 +140,7 @@ func (s *Server) commentCase(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	list, err := s.Cases.Attachments(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -177,11 +153,7 @@ var errUploadForm = apperr.New(apperr.Invalid, "casework.upload_form", "请以 m
 
 // uploadAttachment takes either multipart/form-data with a "file" field, or
 // the raw bytes as the body with ?name=<file name> and their Content-Type.
-func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	max := s.Cases.MaxAttachment()
 	// Room for the multipart framing around the file.
 	r.Body = http.MaxBytesReader(w, r.Body, max+64<<10)
@@ -227,11 +199,7 @@ func uploadErr(err error, max int64) error {
 	return err
 }
 
-func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	a, err := s.Cases.OpenAttachment(r.Context(), p, r.PathValue("id"), r.PathValue("aid"))
 	if err != nil {
 		return err
@@ -247,11 +215,7 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		return err
@@ -274,11 +238,7 @@ type markReadRequest struct {
 	IDs []string `json:"ids"`
 }
 
-func (s *Server) markNotificationsRead(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) markNotificationsRead(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in markReadRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/catalog"
+	"shuqiao/internal/identity"
 )
 
 // maxImport bounds an XLSX import upload.
@@ -25,28 +26,28 @@ func (s *Server) catalogRoutes() {
 		return
 	}
 	s.handle("GET /api/v1/catalog/resources", s.catalogList)
-	s.handle("POST /api/v1/catalog/resources", s.catalogCreate)
+	s.handle("POST /api/v1/catalog/resources", authed(s.catalogCreate))
 	s.handle("GET /api/v1/catalog/resources/{id}", s.catalogGet)
-	s.handle("GET /api/v1/catalog/resources/{id}/draft", s.catalogGetDraft)
-	s.handle("PUT /api/v1/catalog/resources/{id}/draft", s.catalogUpdateDraft)
-	s.handle("DELETE /api/v1/catalog/resources/{id}/draft", s.catalogDiscardDraft)
-	s.handle("POST /api/v1/catalog/resources/{id}/publish", s.catalogPublish)
-	s.handle("POST /api/v1/catalog/resources/{id}/withdraw", s.catalogWithdraw)
+	s.handle("GET /api/v1/catalog/resources/{id}/draft", authed(s.catalogGetDraft))
+	s.handle("PUT /api/v1/catalog/resources/{id}/draft", authed(s.catalogUpdateDraft))
+	s.handle("DELETE /api/v1/catalog/resources/{id}/draft", authed(s.catalogDiscardDraft))
+	s.handle("POST /api/v1/catalog/resources/{id}/publish", authed(s.catalogPublish))
+	s.handle("POST /api/v1/catalog/resources/{id}/withdraw", authed(s.catalogWithdraw))
 	s.handle("GET /api/v1/catalog/resources/{id}/versions", s.catalogVersions)
-	s.handle("POST /api/v1/catalog/resources/{id}/data-updated", s.catalogDataUpdated)
+	s.handle("POST /api/v1/catalog/resources/{id}/data-updated", authed(s.catalogDataUpdated))
 	s.handle("GET /api/v1/catalog/search", s.catalogSearch)
 	s.handle("GET /api/v1/catalog/open-list", s.catalogOpenList)
 	s.handle("GET /api/v1/catalog/late", s.catalogLate)
 	s.handle("GET /api/v1/catalog/orgs", s.catalogOrgs)
-	s.handle("POST /api/v1/catalog/duplicates", s.catalogDuplicates)
+	s.handle("POST /api/v1/catalog/duplicates", authed(s.catalogDuplicates))
 	s.handle("GET /api/v1/catalog/config", s.catalogConfig)
-	s.handle("PUT /api/v1/catalog/config", s.catalogSetConfig)
+	s.handle("PUT /api/v1/catalog/config", authed(s.catalogSetConfig))
 	s.handle("GET /api/v1/catalog/rules", s.catalogRules)
 	s.handle("GET /api/v1/catalog/template.xlsx", s.catalogTemplate)
 	s.handle("GET /api/v1/catalog/export.xlsx", s.catalogExport)
-	s.handleLimit("POST /api/v1/catalog/import", maxImport, s.catalogImport)
+	s.handleLimit("POST /api/v1/catalog/import", maxImport, authed(s.catalogImport))
 	s.handle("GET /api/v1/catalog/dcat.jsonld", s.catalogDCAT)
-	s.handle("POST /api/v1/catalog/purchases", s.catalogPurchase)
+	s.handle("POST /api/v1/catalog/purchases", authed(s.catalogPurchase))
 	s.ckanRoutes()
 }
 
@@ -84,11 +85,7 @@ func (s *Server) catalogList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) catalogCreate(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogCreate(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in catalog.Entry
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -113,11 +110,7 @@ func (s *Server) catalogGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) catalogGetDraft(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogGetDraft(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	d, err := s.Catalog.GetDraft(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -126,11 +119,7 @@ func (s *Server) catalogGetDraft(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) catalogUpdateDraft(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogUpdateDraft(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in catalog.DraftUpdate
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -143,11 +132,7 @@ func (s *Server) catalogUpdateDraft(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-func (s *Server) catalogDiscardDraft(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogDiscardDraft(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	if err := s.Catalog.DiscardDraft(r.Context(), p, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -155,11 +140,7 @@ func (s *Server) catalogDiscardDraft(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (s *Server) catalogPublish(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogPublish(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in catalog.PublishInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -176,11 +157,7 @@ func (s *Server) catalogPublish(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) catalogWithdraw(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogWithdraw(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in catalog.WithdrawInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -206,11 +183,7 @@ type dataUpdatedRequest struct {
 	At *time.Time `json:"at"`
 }
 
-func (s *Server) catalogDataUpdated(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogDataUpdated(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in dataUpdatedRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -310,11 +283,7 @@ type duplicatesRequest struct {
 }
 
 // catalogDuplicates checks fields before they are drafted (R-CAT-8).
-func (s *Server) catalogDuplicates(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogDuplicates(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in duplicatesRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -342,11 +311,7 @@ func (s *Server) catalogConfig(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) catalogSetConfig(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogSetConfig(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in catalog.Config
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -432,11 +397,7 @@ func (s *Server) catalogExport(w http.ResponseWriter, r *http.Request) error {
 
 var errImportForm = apperr.New(apperr.Unsupported, "catalog.import_form", "请上传 XLSX 文件（请求体为文件本身，或 multipart/form-data 的 file 字段）", "upload an XLSX file (as the body, or as the file field of multipart/form-data)")
 
-func (s *Server) catalogImport(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogImport(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var body io.Reader
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
@@ -496,11 +457,7 @@ func (s *Server) catalogDCAT(w http.ResponseWriter, r *http.Request) error {
 }
 
 // catalogPurchase files a purchase request for the caller's org (R-CAT-9).
-func (s *Server) catalogPurchase(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) catalogPurchase(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in catalog.PurchaseRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err

@@ -31,9 +31,9 @@ func (s *Server) gateRoutes() {
 	s.handle("GET /api/v1/data/{resource}", s.gateData)
 	s.handle("GET /api/v1/data/{resource}/call", s.gateCall)
 	s.handle("POST /api/v1/data/{resource}/call", s.gateCall)
-	s.handle("GET /api/v1/receipts/{delivery}", s.gateReceipt)
-	s.handle("GET /api/v1/grants", s.gateGrants)
-	s.handle("GET /api/v1/grants/{id}", s.gateGrant)
+	s.handle("GET /api/v1/receipts/{delivery}", authed(s.gateReceipt))
+	s.handle("GET /api/v1/grants", authed(s.gateGrants))
+	s.handle("GET /api/v1/grants/{id}", authed(s.gateGrant))
 }
 
 // gateParams are the query parameters the gate reads; a proxied call passes
@@ -124,11 +124,7 @@ func (s *Server) gateCall(w http.ResponseWriter, r *http.Request) error {
 
 // gateReceipt serves a receipt to its recipient org, the providing org's
 // people and the authority's administrators and security officers.
-func (s *Server) gateReceipt(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) gateReceipt(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	d, err := s.Gate.Delivery(r.Context(), r.PathValue("delivery"))
 	if err != nil {
 		return err
@@ -158,11 +154,7 @@ func (s *Server) seesGateRecord(r *http.Request, p identity.Principal, granteeOr
 
 // gateGrants lists grants: the caller's org's own (as grantee), or, with
 // resource set, a resource's grants for its providing org and the authority.
-func (s *Server) gateGrants(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) gateGrants(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	q := r.URL.Query()
 	f := gate.GrantFilter{ResourceID: q.Get("resource"), State: gate.State(q.Get("state")), Kind: gate.Kind(q.Get("kind"))}
 	switch {
@@ -184,11 +176,7 @@ func (s *Server) gateGrants(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) gateGrant(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) gateGrant(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	g, err := s.Gate.Grant(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

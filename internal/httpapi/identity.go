@@ -13,21 +13,21 @@ var errLoginThrottled = apperr.New(apperr.TooMany, "identity.login_throttled", "
 func (s *Server) identityRoutes() {
 	s.handle("POST /api/v1/auth/login", s.login)
 	s.handle("POST /api/v1/auth/logout", s.logout)
-	s.handle("GET /api/v1/me", s.me)
-	s.handle("POST /api/v1/me/password", s.changePassword)
+	s.handle("GET /api/v1/me", authed(s.me))
+	s.handle("POST /api/v1/me/password", authed(s.changePassword))
 	s.handle("GET /api/v1/orgs", s.listOrgs)
-	s.handle("POST /api/v1/orgs", s.createOrg)
+	s.handle("POST /api/v1/orgs", authed(s.createOrg))
 	s.handle("GET /api/v1/orgs/{id}", s.getOrg)
-	s.handle("GET /api/v1/orgs/{id}/users", s.listUsers)
-	s.handle("POST /api/v1/orgs/{id}/users", s.createUser)
-	s.handle("PUT /api/v1/users/{id}/roles", s.setRoles)
+	s.handle("GET /api/v1/orgs/{id}/users", authed(s.listUsers))
+	s.handle("POST /api/v1/orgs/{id}/users", authed(s.createUser))
+	s.handle("PUT /api/v1/users/{id}/roles", authed(s.setRoles))
 	s.handle("POST /api/v1/users/{id}/disable", s.setDisabled(true))
 	s.handle("POST /api/v1/users/{id}/enable", s.setDisabled(false))
-	s.handle("GET /api/v1/orgs/{id}/clients", s.listClients)
-	s.handle("POST /api/v1/orgs/{id}/clients", s.createClient)
-	s.handle("GET /api/v1/clients/{id}/tokens", s.listTokens)
-	s.handle("POST /api/v1/clients/{id}/tokens", s.issueToken)
-	s.handle("POST /api/v1/tokens/{id}/revoke", s.revokeToken)
+	s.handle("GET /api/v1/orgs/{id}/clients", authed(s.listClients))
+	s.handle("POST /api/v1/orgs/{id}/clients", authed(s.createClient))
+	s.handle("GET /api/v1/clients/{id}/tokens", authed(s.listTokens))
+	s.handle("POST /api/v1/clients/{id}/tokens", authed(s.issueToken))
+	s.handle("POST /api/v1/tokens/{id}/revoke", authed(s.revokeToken))
 }
 
 type loginRequest struct {
@@ -105,11 +105,7 @@ func (s *Server) meOf(r *http.Request, p identity.Principal) (meResponse, error)
 	return meResponse{UserID: p.UserID, ClientID: p.ClientID, Name: p.Name, Org: org, Roles: roles, Scopes: p.Scopes}, nil
 }
 
-func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	me, err := s.meOf(r, p)
 	if err != nil {
 		return err
@@ -123,11 +119,7 @@ type passwordRequest struct {
 	New string `json:"new_password"`
 }
 
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in passwordRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -160,11 +152,7 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) createOrg(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in identity.NewOrg
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -186,11 +174,7 @@ func (s *Server) getOrg(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		return err
@@ -203,11 +187,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in identity.NewUser
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -225,11 +205,7 @@ type rolesRequest struct {
 	Roles []identity.Role `json:"roles"`
 }
 
-func (s *Server) setRoles(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) setRoles(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in rolesRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -242,11 +218,7 @@ func (s *Server) setRoles(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) listClients(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) listClients(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cs, err := s.Identity.ListClients(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -255,11 +227,7 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) createClient(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) createClient(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in identity.NewClient
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -273,11 +241,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	ts, err := s.Identity.ListTokens(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -292,11 +256,7 @@ type tokenRequest struct {
 	TTLDays int `json:"ttl_days"`
 }
 
-func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in tokenRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -312,11 +272,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	if err := s.Identity.RevokeToken(r.Context(), p, r.PathValue("id")); err != nil {
 		return err
 	}

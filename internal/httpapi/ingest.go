@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"shuqiao/internal/apperr"
+	"shuqiao/internal/identity"
 	"shuqiao/internal/ingest"
 )
 
@@ -21,36 +22,32 @@ func (s *Server) ingestRoutes() {
 	if s.Ingest == nil {
 		return
 	}
-	s.handle("GET /api/v1/ingest/datasets", s.ingestDatasets)
-	s.handle("POST /api/v1/ingest/datasets", s.ingestCreateDataset)
-	s.handle("GET /api/v1/ingest/datasets/{id}", s.ingestDataset)
-	s.handle("POST /api/v1/ingest/datasets/{id}/sync", s.ingestSync)
-	s.handleLimit("POST /api/v1/ingest/datasets/{id}/loads", maxLoad, s.ingestLoad)
-	s.handle("GET /api/v1/ingest/datasets/{id}/loads", s.ingestBatches)
+	s.handle("GET /api/v1/ingest/datasets", authed(s.ingestDatasets))
+	s.handle("POST /api/v1/ingest/datasets", authed(s.ingestCreateDataset))
+	s.handle("GET /api/v1/ingest/datasets/{id}", authed(s.ingestDataset))
+	s.handle("POST /api/v1/ingest/datasets/{id}/sync", authed(s.ingestSync))
+	s.handleLimit("POST /api/v1/ingest/datasets/{id}/loads", maxLoad, authed(s.ingestLoad))
+	s.handle("GET /api/v1/ingest/datasets/{id}/loads", authed(s.ingestBatches))
 	s.handle("GET /api/v1/ingest/datasets/{id}/record-key", s.ingestRecordKey)
-	s.handle("GET /api/v1/ingest/datasets/{id}/lineage", s.ingestLineage)
-	s.handle("GET /api/v1/ingest/datasets/{id}/rules", s.ingestRules)
-	s.handle("POST /api/v1/ingest/datasets/{id}/rules", s.ingestAddRule)
-	s.handle("DELETE /api/v1/ingest/rules/{id}", s.ingestDeleteRule)
-	s.handle("GET /api/v1/ingest/loads/{id}", s.ingestBatch)
-	s.handle("DELETE /api/v1/ingest/loads/{id}", s.ingestAbort)
-	s.handle("GET /api/v1/ingest/loads/{id}/errors", s.ingestErrors)
-	s.handle("GET /api/v1/ingest/quality/scores", s.ingestScores)
-	s.handle("GET /api/v1/ingest/quality/laggards", s.ingestLaggards)
-	s.handle("GET /api/v1/ingest/pii-hints", s.ingestHints)
-	s.handle("POST /api/v1/ingest/pii-hints/{id}", s.ingestDecideHint)
+	s.handle("GET /api/v1/ingest/datasets/{id}/lineage", authed(s.ingestLineage))
+	s.handle("GET /api/v1/ingest/datasets/{id}/rules", authed(s.ingestRules))
+	s.handle("POST /api/v1/ingest/datasets/{id}/rules", authed(s.ingestAddRule))
+	s.handle("DELETE /api/v1/ingest/rules/{id}", authed(s.ingestDeleteRule))
+	s.handle("GET /api/v1/ingest/loads/{id}", authed(s.ingestBatch))
+	s.handle("DELETE /api/v1/ingest/loads/{id}", authed(s.ingestAbort))
+	s.handle("GET /api/v1/ingest/loads/{id}/errors", authed(s.ingestErrors))
+	s.handle("GET /api/v1/ingest/quality/scores", authed(s.ingestScores))
+	s.handle("GET /api/v1/ingest/quality/laggards", authed(s.ingestLaggards))
+	s.handle("GET /api/v1/ingest/pii-hints", authed(s.ingestHints))
+	s.handle("POST /api/v1/ingest/pii-hints/{id}", authed(s.ingestDecideHint))
 	s.handle("GET /api/v1/ingest/code-lists", s.ingestCodeLists)
-	s.handle("PUT /api/v1/ingest/code-lists", s.ingestPutCodeList)
-	s.handle("GET /api/v1/ingest/services/{id}", s.ingestUpstream)
-	s.handle("PUT /api/v1/ingest/services/{id}", s.ingestRegisterService)
-	s.handle("POST /api/v1/ingest/services/{id}/health", s.ingestHealth)
+	s.handle("PUT /api/v1/ingest/code-lists", authed(s.ingestPutCodeList))
+	s.handle("GET /api/v1/ingest/services/{id}", authed(s.ingestUpstream))
+	s.handle("PUT /api/v1/ingest/services/{id}", authed(s.ingestRegisterService))
+	s.handle("POST /api/v1/ingest/services/{id}/health", authed(s.ingestHealth))
 }
 
-func (s *Server) ingestDatasets(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestDatasets(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		return err
@@ -63,11 +60,7 @@ func (s *Server) ingestDatasets(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestCreateDataset(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestCreateDataset(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in struct {
 		Resource string   `json:"resource"`
 		Key      []string `json:"key"`
@@ -83,11 +76,7 @@ func (s *Server) ingestCreateDataset(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (s *Server) ingestDataset(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestDataset(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	ds, err := s.Ingest.Dataset(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -107,11 +96,7 @@ func (s *Server) ingestRecordKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestSync(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestSync(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	ch, err := s.Ingest.SyncSchema(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -137,11 +122,7 @@ func loadFormat(r *http.Request, source string) ingest.Format {
 // ingestLoad streams the request body into a load: JSON (an array or
 // {"records": [...]}), NDJSON, CSV or XLSX, chosen by the format parameter
 // or the Content-Type.
-func (s *Server) ingestLoad(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestLoad(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	q := r.URL.Query()
 	source := q.Get("source")
 	if source == "" {
@@ -166,11 +147,7 @@ func (s *Server) ingestLoad(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestBatches(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestBatches(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		return err
@@ -183,11 +160,7 @@ func (s *Server) ingestBatches(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	b, err := s.Ingest.Batch(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -196,11 +169,7 @@ func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestAbort(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestAbort(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	if err := s.Ingest.Abort(r.Context(), p, r.PathValue("id"), r.URL.Query().Get("reason")); err != nil {
 		return err
 	}
@@ -210,11 +179,7 @@ func (s *Server) ingestAbort(w http.ResponseWriter, r *http.Request) error {
 
 // ingestErrors downloads a batch's error report: CSV (UTF-8 with a BOM, so
 // spreadsheets read the Chinese) or, with format=json, JSON lines.
-func (s *Server) ingestErrors(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestErrors(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	id := r.PathValue("id")
 	if _, err := s.Ingest.Batch(r.Context(), p, id); err != nil {
 		return err
@@ -229,7 +194,7 @@ func (s *Server) ingestErrors(w http.ResponseWriter, r *http.Request) error {
 	}
 	started := false
 	var cw *csv.Writer
-	err = s.Ingest.ErrorReport(r.Context(), p, id, func(l ingest.ReportLine) error {
+	err := s.Ingest.ErrorReport(r.Context(), p, id, func(l ingest.ReportLine) error {
 		if !started {
 			started = true
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -255,11 +220,7 @@ func (s *Server) ingestErrors(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestLineage(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestLineage(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	key := map[string]string{}
 	for k, v := range r.URL.Query() {
 		if name, ok := strings.CutPrefix(k, "key."); ok && len(v) > 0 {
@@ -274,11 +235,7 @@ func (s *Server) ingestLineage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestRules(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestRules(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	rules, err := s.Ingest.Rules(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -287,11 +244,7 @@ func (s *Server) ingestRules(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestAddRule(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestAddRule(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in struct {
 		Kind     ingest.RuleKind `json:"kind"`
 		Field    string          `json:"field"`
@@ -315,11 +268,7 @@ func (s *Server) ingestAddRule(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestDeleteRule(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestDeleteRule(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	if err := s.Ingest.DeleteRule(r.Context(), p, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -341,11 +290,7 @@ func parseTime(q, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (s *Server) ingestScores(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestScores(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	q := r.URL.Query()
 	from, err := parseTime(q.Get("from"), "from")
 	if err != nil {
@@ -363,11 +308,7 @@ func (s *Server) ingestScores(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestLaggards(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestLaggards(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	rep, err := s.Ingest.Laggards(r.Context(), p)
 	if err != nil {
 		return err
@@ -376,11 +317,7 @@ func (s *Server) ingestLaggards(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestHints(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestHints(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	hints, err := s.Ingest.PIIHints(r.Context(), p, r.URL.Query().Get("org"), r.URL.Query().Get("status"))
 	if err != nil {
 		return err
@@ -389,11 +326,7 @@ func (s *Server) ingestHints(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestDecideHint(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestDecideHint(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in struct {
 		Status string `json:"status"`
 		Note   string `json:"note"`
@@ -429,11 +362,7 @@ func (s *Server) ingestCodeLists(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestPutCodeList(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestPutCodeList(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in struct {
 		Name  string        `json:"name"`
 		Codes []ingest.Code `json:"codes"`
@@ -448,11 +377,7 @@ func (s *Server) ingestPutCodeList(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-func (s *Server) ingestUpstream(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestUpstream(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	u, err := s.Ingest.Upstream(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -461,11 +386,7 @@ func (s *Server) ingestUpstream(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) ingestRegisterService(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestRegisterService(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in ingest.ServiceInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -478,11 +399,7 @@ func (s *Server) ingestRegisterService(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
-func (s *Server) ingestHealth(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) ingestHealth(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	u, err := s.Ingest.CheckHealth(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -271,3 +271,18 @@ func (l *ipLimiter) allow(ip string) bool {
 	}
 	return true
 }
+
+// authedFunc is a handler for signed-in callers only.
+type authedFunc func(w http.ResponseWriter, r *http.Request, p identity.Principal) error
+
+// authed refuses callers who are not signed in (apperr.ErrAuth) and hands
+// the signed-in caller's principal to h.
+func authed(h authedFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := mustAuth(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r, p)
+	}
+}

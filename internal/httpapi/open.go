@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"shuqiao/internal/catalog"
+	"shuqiao/internal/identity"
 
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/open"
@@ -35,15 +36,15 @@ func (s *Server) openRoutes() {
 	s.handle("GET /api/v1/open/catalog", s.openCatalog)
 	s.handle("GET /api/v1/open/data/{resource}", s.openData)
 	s.handle("POST /api/v1/open/keys", s.openIssueKey)
-	s.handle("POST /api/v1/open/applications", s.openApply)
+	s.handle("POST /api/v1/open/applications", authed(s.openApply))
 	s.handle("POST /api/v1/open/requests", s.openRequest)
 	s.handle("GET /api/v1/open/demand", s.openDemand)
 	s.handle("GET /api/v1/open/reviews/due", s.openDue)
 	s.handle("POST /api/v1/open/reviews/run", s.openRunReviews)
 	s.handle("POST /api/v1/open/risk/scan", s.openScan)
-	s.handle("GET /api/v1/open/risk/{resource}", s.openRisk)
-	s.handle("POST /api/v1/open/derivations", s.openDerive)
-	s.handle("POST /api/v1/open/conversions", s.openPropose)
+	s.handle("GET /api/v1/open/risk/{resource}", authed(s.openRisk))
+	s.handle("POST /api/v1/open/derivations", authed(s.openDerive))
+	s.handle("POST /api/v1/open/conversions", authed(s.openPropose))
 	s.handle("GET /api/v1/open/openings", s.openOpenings)
 }
 
@@ -96,11 +97,7 @@ func (s *Server) openIssueKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) openApply(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) openApply(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in open.Application
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -208,11 +205,7 @@ func (s *Server) openScan(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) openRisk(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) openRisk(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	res, err := s.Catalog.Get(r.Context(), p, r.PathValue("resource"))
 	if err != nil {
 		return err
@@ -236,11 +229,7 @@ func (s *Server) openRisk(w http.ResponseWriter, r *http.Request) error {
 // so the CSV comes back once, with the record: inline in the JSON answer
 // (field csv), or as the body with format=csv (the derivation id, content
 // hash and risk figures in headers), ready to load through ingest.
-func (s *Server) openDerive(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) openDerive(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	format := r.URL.Query().Get("format")
 	if format != "" && format != "json" && format != "csv" {
 		return apperr.Invalidf("open.bad_format", "format", "format 须为 json 或 csv", "format must be json or csv")
@@ -276,11 +265,7 @@ func (s *Server) openDerive(w http.ResponseWriter, r *http.Request) error {
 // openPropose files an open_conversion case (R-OPN-4): opening resource_id,
 // either the derivative entry holding a derivation's rows (path derivative)
 // or the not-open entry itself on the right holder's consent (path consent).
-func (s *Server) openPropose(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) openPropose(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in struct {
 		ResourceID   string        `json:"resource_id"`
 		Path         string        `json:"path"`

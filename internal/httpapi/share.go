@@ -7,6 +7,7 @@ import (
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/casework"
 	"shuqiao/internal/gate"
+	"shuqiao/internal/identity"
 	"shuqiao/internal/share"
 )
 
@@ -35,20 +36,20 @@ func (s *Server) shareRoutes() {
 		return
 	}
 	s.handle("GET /api/v1/share/commitment", s.shareCommitment)
-	s.handle("POST /api/v1/share/grants", s.shareObtain)
-	s.handle("GET /api/v1/share/grants", s.shareGrants)
-	s.handle("GET /api/v1/share/grants/{id}", s.shareGrant)
-	s.handle("POST /api/v1/share/grants/{id}/{measure}", s.shareMeasure)
-	s.handle("GET /api/v1/share/grants/{id}/usage", s.shareUsage)
-	s.handle("POST /api/v1/share/consumers/{org}/{measure}", s.shareConsumerMeasure)
-	s.handle("POST /api/v1/share/requests", s.shareRequest)
-	s.handle("GET /api/v1/share/requests", s.shareRequests)
-	s.handle("POST /api/v1/share/disputes", s.shareDispute)
-	s.handle("POST /api/v1/share/misuse-reports", s.shareMisuse)
-	s.handle("GET /api/v1/share/demands", s.shareDemands)
-	s.handle("POST /api/v1/share/demands", s.sharePostDemand)
-	s.handle("GET /api/v1/share/demands/{id}", s.shareDemand)
-	s.handle("POST /api/v1/share/demands/{id}/{action}", s.shareDemandAction)
+	s.handle("POST /api/v1/share/grants", authed(s.shareObtain))
+	s.handle("GET /api/v1/share/grants", authed(s.shareGrants))
+	s.handle("GET /api/v1/share/grants/{id}", authed(s.shareGrant))
+	s.handle("POST /api/v1/share/grants/{id}/{measure}", authed(s.shareMeasure))
+	s.handle("GET /api/v1/share/grants/{id}/usage", authed(s.shareUsage))
+	s.handle("POST /api/v1/share/consumers/{org}/{measure}", authed(s.shareConsumerMeasure))
+	s.handle("POST /api/v1/share/requests", authed(s.shareRequest))
+	s.handle("GET /api/v1/share/requests", authed(s.shareRequests))
+	s.handle("POST /api/v1/share/disputes", authed(s.shareDispute))
+	s.handle("POST /api/v1/share/misuse-reports", authed(s.shareMisuse))
+	s.handle("GET /api/v1/share/demands", authed(s.shareDemands))
+	s.handle("POST /api/v1/share/demands", authed(s.sharePostDemand))
+	s.handle("GET /api/v1/share/demands/{id}", authed(s.shareDemand))
+	s.handle("POST /api/v1/share/demands/{id}/{action}", authed(s.shareDemandAction))
 }
 
 func (s *Server) shareCommitment(w http.ResponseWriter, r *http.Request) error {
@@ -59,11 +60,7 @@ func (s *Server) shareCommitment(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shareObtain(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareObtain(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in share.Declaration
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -83,11 +80,7 @@ func (s *Server) shareObtain(w http.ResponseWriter, r *http.Request) error {
 
 var errBadView = apperr.Invalidf("share.bad_view", "view", "view 须为 consumer 或 provider", "view must be consumer or provider")
 
-func (s *Server) shareGrants(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareGrants(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	q := r.URL.Query()
 	gq := share.GrantQuery{View: share.GrantView(q.Get("view")), ResourceID: q.Get("resource"), State: gate.State(q.Get("state")), OrgID: q.Get("org")}
 	switch gq.View {
@@ -103,11 +96,7 @@ func (s *Server) shareGrants(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shareGrant(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareGrant(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	g, err := s.Share.Grant(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -130,11 +119,7 @@ func measureOf(r *http.Request) (share.Measure, error) {
 	return "", errBadMeasure
 }
 
-func (s *Server) shareMeasure(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareMeasure(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	m, err := measureOf(r)
 	if err != nil {
 		return err
@@ -160,11 +145,7 @@ type consumerMeasureBody struct {
 	ProviderOrgID string `json:"provider_org_id,omitempty"`
 }
 
-func (s *Server) shareConsumerMeasure(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareConsumerMeasure(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	m, err := measureOf(r)
 	if err != nil {
 		return err
@@ -181,11 +162,7 @@ func (s *Server) shareConsumerMeasure(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-func (s *Server) shareUsage(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareUsage(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	since, err := timeParam("since", r.URL.Query().Get("since"))
 	if err != nil {
 		return err
@@ -203,11 +180,7 @@ func (s *Server) writeCase(w http.ResponseWriter, c *casework.Case) {
 	writeJSON(w, http.StatusCreated, c)
 }
 
-func (s *Server) shareRequest(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareRequest(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in share.ShareRequest
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -220,11 +193,7 @@ func (s *Server) shareRequest(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shareRequests(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareRequests(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		return err
@@ -238,11 +207,7 @@ func (s *Server) shareRequests(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shareDispute(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareDispute(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in share.DisputeInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -255,11 +220,7 @@ func (s *Server) shareDispute(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shareMisuse(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareMisuse(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in share.MisuseReport
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -272,11 +233,7 @@ func (s *Server) shareMisuse(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shareDemands(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareDemands(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		return err
@@ -296,11 +253,7 @@ func (s *Server) shareDemands(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) sharePostDemand(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) sharePostDemand(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in share.DemandInput
 	if err := decodeJSON(r, &in); err != nil {
 		return err
@@ -314,11 +267,7 @@ func (s *Server) sharePostDemand(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) shareDemand(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareDemand(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	d, err := s.Share.Demand(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -334,17 +283,14 @@ type demandActionBody struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-func (s *Server) shareDemandAction(w http.ResponseWriter, r *http.Request) error {
-	p, err := mustAuth(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) shareDemandAction(w http.ResponseWriter, r *http.Request, p identity.Principal) error {
 	var in demandActionBody
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
 	var d *share.Demand
+	var err error
 	switch r.PathValue("action") {
 	case "match":
 		d, err = s.Share.MatchDemand(r.Context(), p, id, in.ResourceID, in.Note)
