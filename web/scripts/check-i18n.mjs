@@ -34,7 +34,7 @@ for (const file of walk(src)) {
   for (const m of text.matchAll(/\bk: "([a-zA-Z0-9_.]+)"/g)) used.add(m[1]);
 }
 for (const f of ["theme", "org", "open", "share", "level", "format", "frequency"]) used.add(`facet.${f}`);
-for (const s of ["valid", "invalid", "unsupported"]) used.add(`ledger.sig.${s}`);
+for (const s of ["valid", "invalid"]) used.add(`ledger.sig.${s}`);
 used.add("app.title");
 for (const k of ["draft", "published", "withdrawn", "any"]) used.add(`catalog.tab.${k}`);
 for (const k of ["match", "ask", "close"]) used.add(`demands.act.${k}`);

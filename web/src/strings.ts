@@ -427,10 +427,6 @@ export const dict: Record<string, [string, string]> = {
   "ledger.none": ["没有符合条件的记录", "No event matches"],
   "ledger.verify": ["验证", "Verify"],
   "ledger.verifyTitle": ["验证第 {seq} 条记录", "Verify entry {seq}"],
-  "ledger.verifyHow": [
-    "在浏览器中用 WebCrypto 计算：记录原文的叶哈希 SHA-256(0x00‖原文)，沿包含证明逐级计算到根哈希（RFC 6962），与签名检查点中的根哈希比对，并校验检查点的 Ed25519 签名。请将验证公钥与运营方公布的公钥核对。",
-    "Computed in your browser with WebCrypto: the leaf hash SHA-256(0x00‖entry bytes), then up the inclusion proof to a root hash (RFC 6962), compared with the root in the signed checkpoint, whose Ed25519 signature is checked too. Compare the verifier key with the one the operator publishes.",
-  ],
   "ledger.verified": ["验证通过：该记录包含在签名账本中", "Verified: this entry is in the signed ledger"],
   "ledger.verifiedNoSig": ["包含证明通过，但检查点签名未能在浏览器中验证", "The inclusion proof holds, but the checkpoint signature could not be checked in the browser"],
   "ledger.notVerified": ["验证失败", "Verification failed"],
@@ -438,7 +434,6 @@ export const dict: Record<string, [string, string]> = {
   "ledger.checkRoot": ["{n} 个证明哈希推算出的根与检查点一致（共 {size} 条）", "{n} proof hashes lead to the checkpoint's root (tree of {size})"],
   "ledger.sig.valid": ["检查点签名有效", "The checkpoint signature is valid"],
   "ledger.sig.invalid": ["检查点签名无效或与公钥不符", "The checkpoint signature is invalid or not by this key"],
-  "ledger.sig.unsupported": ["此浏览器无法验证该签名算法（SM2 请用 shuqiao ledger verify）", "This browser cannot check this signature algorithm (for SM2 use shuqiao ledger verify)"],
   "ledger.leafHash": ["叶哈希（计算）", "Leaf hash (computed)"],
   "ledger.computedRoot": ["根哈希（计算）", "Root (computed)"],
   "ledger.checkpointRoot": ["根哈希（检查点）", "Root (checkpoint)"],
