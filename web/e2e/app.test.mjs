@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiSession, login, newPage, onFailure, shot, start } from "./harness.mjs";
+import { apiSession, approvedShare, login, newPage, onFailure, shot, start } from "./harness.mjs";
 
 let env;
 before(async () => {
@@ -330,35 +330,21 @@ describe("demand list", () => {
 
 describe("sharing grants", () => {
   test("the authority suspends an approved grant", async () => {
-    const provider = await apiSession(env.url, "gaj.steward");
-    const d = await provider("/api/v1/catalog/resources", {
-      name: "机动车驾驶人记分信息",
-      data_class: "government",
-      themes: ["transport"],
-      frequency: "daily",
-      formats: ["json"],
-      level: "important",
-      share: { attr: "conditional", conditions: "仅限依法履职" },
-      open: { attr: "none", basis: "《道路交通安全法实施条例》", reason: "含个人信息" },
-      delivery: { mode: "hosted" },
-      fields: [
-        { name: "licence_no", label: "驾驶证号", type: "string", level: "important", personal: true },
-        { name: "points", label: "记分", type: "integer", level: "general" },
-      ],
-    });
-    await provider(`/api/v1/catalog/resources/${d.resource_id}/publish`, { reason: "编目发布" });
-    const consumer = await apiSession(env.url, "jtj.steward");
     const scenario = "营运驾驶员资格年审";
-    const c = await consumer("/api/v1/share/requests", {
-      resource_id: d.resource_id,
+    await approvedShare(env.url, {
+      entry: {
+        name: "机动车驾驶人记分信息",
+        themes: ["transport"],
+        open: { attr: "none", basis: "《道路交通安全法实施条例》", reason: "含个人信息" },
+        fields: [
+          { name: "licence_no", label: "驾驶证号", type: "string", level: "important", personal: true },
+          { name: "points", label: "记分", type: "integer", level: "general" },
+        ],
+      },
       scenario,
-      legal_duty: "《道路运输从业人员管理规定》",
+      legalDuty: "《道路运输从业人员管理规定》",
       fields: ["licence_no", "points"],
-      acknowledged: true,
     });
-    await provider(`/api/v1/cases/${c.id}/actions/concur`, { reason: "同意" });
-    const authority = await apiSession(env.url, "admin");
-    await authority(`/api/v1/cases/${c.id}/actions/approve`, { reason: "符合条件" });
 
     const page = await newPage(env);
     await login(page, env.url, "admin");
@@ -377,7 +363,7 @@ describe("sharing grants", () => {
     await page.context().close();
 
     // The consumer sees its grant suspended, with the reason.
-    const mine = await consumer("/api/v1/share/grants?view=consumer");
+    const mine = await (await apiSession(env.url, "jtj.steward"))("/api/v1/share/grants?view=consumer");
     const g = mine.items.find((x) => x.purpose === scenario);
     assert.equal(g?.state, "suspended");
   });

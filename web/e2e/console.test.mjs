@@ -4,7 +4,7 @@
 // Screenshots land in web/test-results/console-*.png.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { PASSWORD, apiSession, login, newPage, onFailure, shot, start } from "./harness.mjs";
+import { PASSWORD, apiSession, approvedShare, login, newPage, onFailure, shot, start } from "./harness.mjs";
 
 let env;
 before(async () => {
@@ -226,34 +226,21 @@ describe("forms", () => {
   });
 
   test("a providing org files a misuse report from a grant", async () => {
-    const provider = await apiSession(env.url, "gaj.steward");
-    const d = await provider("/api/v1/catalog/resources", {
-      name: "出入境证件办理进度",
-      data_class: "government",
-      themes: ["public_security"],
-      frequency: "daily",
-      formats: ["json"],
-      level: "important",
-      share: { attr: "conditional", conditions: "仅限依法履职" },
-      open: { attr: "none", basis: "《出境入境管理法》", reason: "含个人信息" },
-      delivery: { mode: "hosted" },
-      fields: [
-        { name: "case_no", label: "受理编号", type: "string", level: "general" },
-        { name: "progress", label: "办理进度", type: "string", level: "general" },
-      ],
-    });
-    await provider(`/api/v1/catalog/resources/${d.resource_id}/publish`, { reason: "编目发布" });
-    const consumer = await apiSession(env.url, "jtj.steward");
     const scenario = "出行服务进度提醒";
-    const c = await consumer("/api/v1/share/requests", {
-      resource_id: d.resource_id,
+    const { provider } = await approvedShare(env.url, {
+      entry: {
+        name: "出入境证件办理进度",
+        themes: ["public_security"],
+        open: { attr: "none", basis: "《出境入境管理法》", reason: "含个人信息" },
+        fields: [
+          { name: "case_no", label: "受理编号", type: "string", level: "general" },
+          { name: "progress", label: "办理进度", type: "string", level: "general" },
+        ],
+      },
       scenario,
-      legal_duty: "《优化营商环境条例》",
+      legalDuty: "《优化营商环境条例》",
       fields: ["case_no", "progress"],
-      acknowledged: true,
     });
-    await provider(`/api/v1/cases/${c.id}/actions/concur`, { reason: "同意" });
-    await (await apiSession(env.url, "admin"))(`/api/v1/cases/${c.id}/actions/approve`, { reason: "符合条件" });
     const grants = await provider("/api/v1/share/grants?view=provider");
     const g = grants.items.find((x) => x.purpose === scenario);
     assert.ok(g, "the grant");

@@ -146,3 +146,34 @@ export async function onFailure(page, name, fn) {
     throw e;
   }
 }
+
+/**
+ * approvedShare publishes a conditional-share entry as gaj.steward, has
+ * jtj.steward request it for scenario, and has the provider concur and the
+ * authority approve: a grant exists when it returns. It returns the
+ * provider's API session, the created entry and the request case.
+ */
+export async function approvedShare(url, { entry, scenario, legalDuty, fields }) {
+  const provider = await apiSession(url, "gaj.steward");
+  const d = await provider("/api/v1/catalog/resources", {
+    data_class: "government",
+    frequency: "daily",
+    formats: ["json"],
+    level: "important",
+    share: { attr: "conditional", conditions: "仅限依法履职" },
+    delivery: { mode: "hosted" },
+    ...entry,
+  });
+  await provider(`/api/v1/catalog/resources/${d.resource_id}/publish`, { reason: "编目发布" });
+  const consumer = await apiSession(url, "jtj.steward");
+  const c = await consumer("/api/v1/share/requests", {
+    resource_id: d.resource_id,
+    scenario,
+    legal_duty: legalDuty,
+    fields,
+    acknowledged: true,
+  });
+  await provider(`/api/v1/cases/${c.id}/actions/concur`, { reason: "同意" });
+  await (await apiSession(url, "admin"))(`/api/v1/cases/${c.id}/actions/approve`, { reason: "符合条件" });
+  return { provider, entry: d, request: c };
+}
