@@ -57,8 +57,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Max-Age, not Expires: a lifetime counted on the browser's own clock,
+	// so a client whose clock is off from the platform's (or a test on a
+	// fake clock) keeps the cookie exactly as long as the session lasts.
+	// The session's expiry is enforced on the platform's side either way.
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
+		Name: SessionCookie, Value: sess.Token, Path: "/", MaxAge: max(int(sess.ExpiresAt.Sub(s.Clock.Now()).Seconds()), 1),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.opts.SecureCookies,
 	})
 	me, err := s.meOf(r, p)
