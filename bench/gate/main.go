@@ -44,12 +44,14 @@ import (
 )
 
 type config struct {
-	seconds float64
-	workers int
-	rows    int
-	quick   bool
-	noInteg bool
-	idle    int
+	seconds  float64
+	workers  int
+	rows     int
+	quick    bool
+	noInteg  bool
+	idle     int
+	timeline bool
+	profGov  string
 }
 
 func main() {
@@ -61,6 +63,8 @@ func main() {
 	flag.BoolVar(&c.noInteg, "no-integrator", false, "do not run the ledger integrator during the load (diagnosis only)")
 	flag.IntVar(&c.idle, "idle-conns", 0, "database/sql idle connections kept (0: the store's default); diagnosis of connection churn")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	flag.StringVar(&c.profGov, "profile-governed", "", "only run the governed closed loop, with a CPU profile written to this file, and print the calls made (diagnosis: profile seconds / calls = cost per call)")
+	flag.BoolVar(&c.timeline, "timeline", false, "print the half-load run's worst latency per 250 ms (diagnosis of stalls)")
 	flag.Parse()
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -204,6 +208,24 @@ func run(ctx context.Context, c config) error {
 	// CPU time per call (the whole process: server, client, ledger) is
 	// printed beside throughput: on a busy machine it moves much less than
 	// calls per second do, so it shows what a change did.
+	if c.profGov != "" {
+		f, err := os.Create(c.profGov)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		c0 := cpuTime()
+		rate, n, err := closedLoop(client, urlFor("governed"), c.workers, dur)
+		pprof.StopCPUProfile()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("governed only: %d calls, %.0f calls/s, CPU %.0f µs a call\n", n, rate, float64((cpuTime()-c0).Microseconds())/float64(n))
+		return nil
+	}
 	var bareRates, govRates []float64
 	var bareCPU, govCPU []float64
 	for i := 0; i < 2; i++ {
@@ -228,6 +250,9 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	p50, p99 := pct(lat, 0.50), pct(lat, 0.99)
+	if c.timeline {
+		printTimeline(lat, half)
+	}
 	results := []harness.Result{{
 		Name: "governed JSON 100 rows vs bare handler", Governed: 1e6 / gov, Baseline: 1e6 / bare, Unit: "µs/op", Target: 2.0,
 		Note: fmt.Sprintf("throughput %.0f vs %.0f calls/s (%.2f of bare; target ≥0.50)", gov, bare, gov/bare),
@@ -398,4 +423,17 @@ func pct(ds []time.Duration, q float64) time.Duration {
 		return 0
 	}
 	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// printTimeline prints the worst latency of each 250 ms of the open-loop
+// run (calls by scheduled time), so a stall shows where it began.
+func printTimeline(lat []time.Duration, rate float64) {
+	per := max(int(rate/4), 1)
+	for i := 0; i < len(lat); i += per {
+		worst := time.Duration(0)
+		for _, d := range lat[i:min(i+per, len(lat))] {
+			worst = max(worst, d)
+		}
+		fmt.Printf("  t=%5.2fs worst %8.2f ms\n", float64(i)/rate, ms(worst))
+	}
 }

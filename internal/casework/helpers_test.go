@@ -128,12 +128,13 @@ type ledgerDecision struct {
 	ContentHash string `json:"content_hash"`
 }
 
-// ledgerSteps reads the decide events queued for case id, oldest first, and
-// returns their detail actions. Events wait in ledger_pending until the
-// integrator sequences them; the tests never start it.
+// ledgerSteps reads the decide events recorded for case id, oldest first,
+// and returns their detail actions. On SQLite events are sequenced at
+// commit; on PostgreSQL they wait in ledger_pending (the tests never start
+// the integrator).
 func (f *fixture) ledgerSteps(t *testing.T, id string) ([]string, []ledgerDecision) {
 	t.Helper()
-	rows, err := f.db.QueryContext(context.Background(), `SELECT body FROM ledger_pending ORDER BY id`)
+	rows, err := f.db.QueryContext(context.Background(), `SELECT body FROM (SELECT 0 AS q, seq AS n, body FROM ledger_entries UNION ALL SELECT 1, id, body FROM ledger_pending) AS ev ORDER BY q, n`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,10 @@ func decodeCursor(c string) (string, error) {
 // and returned as an *apperr.Error whose message is the reason. The caller
 // writes the delivery with WriteTo and must Close it.
 func (s *Service) Deliver(ctx context.Context, req Request) (*Delivery, error) {
+	// The committer holds its group open for deliveries being prepared.
+	s.rec.preparing.Add(1)
 	d, err := s.Prepare(ctx, req)
+	s.rec.preparing.Add(-1)
 	if err != nil {
 		return nil, err
 	}

@@ -34,18 +34,26 @@ func TestReceiptVerifies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Before integration: the signed statement alone verifies.
 		rc, err := f.gate.Receipt(ctx, d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rc.Ledger != nil {
-			t.Fatal("ledger proof before integration")
-		}
-		rj, _ := json.Marshal(rc)
-		v, err := VerifyReceipt(file, rj, f.gate.ReceiptVerifierKey(), "")
-		if err != nil || v.InLedger {
-			t.Fatalf("statement only: %v %+v", err, v)
+		if db.Dialect == store.SQLite {
+			// The delivery's event was sequenced in its own commit: the
+			// proof is there at once, under a checkpoint signed on demand.
+			if rc.Ledger == nil {
+				t.Fatal("no ledger proof for an event sequenced at commit")
+			}
+		} else {
+			// Before integration: the signed statement alone verifies.
+			if rc.Ledger != nil {
+				t.Fatal("ledger proof before integration")
+			}
+			rj, _ := json.Marshal(rc)
+			v, err := VerifyReceipt(file, rj, f.gate.ReceiptVerifierKey(), "")
+			if err != nil || v.InLedger {
+				t.Fatalf("statement only: %v %+v", err, v)
+			}
 		}
 		f.integrate()
 		rc, err = f.gate.Receipt(ctx, d.ID)
@@ -55,8 +63,8 @@ func TestReceiptVerifies(t *testing.T) {
 		if rc.Ledger == nil {
 			t.Fatal("no ledger proof after integration")
 		}
-		rj, _ = json.Marshal(rc)
-		v, err = VerifyReceipt(file, rj, f.gate.ReceiptVerifierKey(), f.led.VerifierKey())
+		rj, _ := json.Marshal(rc)
+		v, err := VerifyReceipt(file, rj, f.gate.ReceiptVerifierKey(), f.led.VerifierKey())
 		if err != nil {
 			t.Fatal(err)
 		}

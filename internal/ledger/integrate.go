@@ -58,6 +58,14 @@ func loadTree(ctx context.Context, q store.Queryer, forUpdate bool) (treeState, 
 	if err := q.QueryRowContext(ctx, query).Scan(&size, &root, &comp); err != nil {
 		return treeState{}, fmt.Errorf("ledger: read tree state: %w", err)
 	}
+	st, err := treeFromCompact(uint64(size), comp)
+	st.root = root
+	return st, err
+}
+
+// treeFromCompact rebuilds the compact range of a tree of size leaves from
+// its stored hashes.
+func treeFromCompact(size uint64, comp []byte) (treeState, error) {
 	if len(comp)%hasher.Size() != 0 {
 		return treeState{}, errors.New("ledger: tree state is corrupt")
 	}
@@ -65,11 +73,11 @@ func loadTree(ctx context.Context, q store.Queryer, forUpdate bool) (treeState, 
 	for i := 0; i < len(comp); i += hasher.Size() {
 		hashes = append(hashes, comp[i:i+hasher.Size()])
 	}
-	rng, err := rangeFactory.NewRange(0, uint64(size), hashes)
+	rng, err := rangeFactory.NewRange(0, size, hashes)
 	if err != nil {
 		return treeState{}, fmt.Errorf("ledger: tree state is corrupt: %w", err)
 	}
-	return treeState{size: uint64(size), root: root, rng: rng}, nil
+	return treeState{size: size, rng: rng}, nil
 }
 
 // ErrBusy says another integrator holds the sequencer lock.
@@ -448,6 +456,11 @@ func (w *batchWriter) add(seq uint64, eventJSON []byte, rng *compact.Range) erro
 	if err := json.Unmarshal(eventJSON, &e); err != nil {
 		return err
 	}
+	return w.addIndexed(seq, eventJSON, e, rng)
+}
+
+// addIndexed is add for a caller that has the indexed fields already.
+func (w *batchWriter) addIndexed(seq uint64, eventJSON []byte, e indexedFields, rng *compact.Range) error {
 	body, err := EncodeEntry(seq, eventJSON)
 	if err != nil {
 		return err

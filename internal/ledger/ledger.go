@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -106,6 +107,7 @@ type Ledger struct {
 	mu    sync.Mutex // serialises Integrate within this process
 
 	pending *store.RowInserter // Append's inserts, prepared on the pool
+	seq     *sequencer         // SQLite: Append sequences in the caller's transaction
 }
 
 // New returns the ledger over db, migrating its tables and loading (or, on
@@ -147,6 +149,16 @@ func New(ctx context.Context, db *store.DB, clk clock.Clock, opts ...Options) (*
 	if err := l.initTree(ctx); err != nil {
 		return nil, err
 	}
+	if err := l.pending.Prepare(ctx); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if db.Dialect == store.SQLite {
+		seq, err := newSequencer(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		l.seq = seq
+	}
 	if err := l.loadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -171,16 +183,21 @@ func (l *Ledger) Nudge() {
 	}
 }
 
-// Append adds events inside the caller's transaction. They are queued with
-// the change they record and integrated into the Merkle tree after commit; if
-// tx rolls back they vanish with it (R-SEC-2: an event exists exactly when its
-// change commits).
+// Append adds events inside the caller's transaction; if tx rolls back they
+// vanish with it (R-SEC-2: an event exists exactly when its change commits).
+// On SQLite they are sequenced into the log and the Merkle tree in tx itself
+// (sequence.go); on PostgreSQL, and on SQLite while older events still wait,
+// they are queued with the change and integrated after commit.
 func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	bodies := make([][]byte, len(events))
 	created := make([]int64, len(events))
+	var fields []indexedFields
+	if l.seq != nil {
+		fields = make([]indexedFields, len(events))
+	}
 	for i := range events {
 		e := events[i]
 		if e.Time.IsZero() {
@@ -195,6 +212,21 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 			return fmt.Errorf("ledger: encode event: %w", err)
 		}
 		bodies[i], created[i] = body, store.Micros(e.Time)
+		if fields != nil {
+			fields[i] = indexedFields{Time: e.Time, Action: e.Action, ActorID: e.ActorID, OrgID: e.OrgID,
+				ResourceID: e.ResourceID, GrantID: e.GrantID, Subjects: e.Subjects}
+		}
+	}
+	if l.seq != nil {
+		err := l.seq.append(ctx, tx, store.Micros(l.clock.Now()), bodies, fields)
+		if err == nil {
+			// Run signs a checkpoint over them.
+			l.Nudge()
+			return nil
+		}
+		if !errors.Is(err, errQueued) {
+			return err
+		}
 	}
 	// Prepared statements of a few fixed sizes keep the cost inside
 	// business transactions low, whatever the number of events.

@@ -52,6 +52,20 @@ func (ri *RowInserter) Insert(ctx context.Context, tx *Tx, args []any) error {
 	return nil
 }
 
+// Prepare prepares every statement size now. Insert otherwise prepares a
+// size on the pool the first time it needs it, from inside the caller's
+// transaction; where every pooled connection may be held by a transaction
+// waiting for the one SQLite writer, that would wait for a connection the
+// writer's own transaction keeps busy.
+func (ri *RowInserter) Prepare(ctx context.Context) error {
+	for _, size := range insertChunks {
+		if _, err := ri.stmt(ctx, size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (ri *RowInserter) stmt(ctx context.Context, rows int) (*sql.Stmt, error) {
 	ri.mu.Lock()
 	defer ri.mu.Unlock()

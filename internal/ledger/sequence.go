@@ -1,0 +1,153 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"shuqiao/internal/store"
+)
+
+// sequencer appends events straight into the log inside the transaction
+// that records them, on SQLite (decision 0107).
+//
+// Every SQLite write transaction already holds the database's one write
+// lock from its first statement (BEGIN IMMEDIATE, and the store's
+// in-process queue), so it can read the tree's state, add its entries and
+// nodes and move the tree on, with no other writer in between. The event is
+// then written once, not queued in ledger_pending and copied into the log
+// by a second transaction that must take the same write lock again: that
+// second turn at the lock was a third of the cost of recording a gate
+// delivery, and, when the integrator fell behind a burst, its catch-up
+// batches held the lock for tens of milliseconds at a time.
+//
+// PostgreSQL keeps the queue: there, writers run side by side, and making
+// each one lock the tree for the rest of its transaction would serialise
+// them all; one integrator sequences the queue instead (DESIGN.md).
+type sequencer struct {
+	db      *store.DB
+	entries *store.RowInserter
+	subjs   *store.RowInserter
+	nodes   *store.RowInserter
+
+	mu     sync.Mutex
+	read   *sql.Stmt
+	update *sql.Stmt
+}
+
+// newSequencer prepares its statements at once, while nothing else runs:
+// prepared later, from inside a caller's transaction, they would need a
+// second pooled connection while that transaction holds the write lock
+// (see store.RowInserter.Prepare).
+func newSequencer(ctx context.Context, db *store.DB) (*sequencer, error) {
+	s := &sequencer{
+		db:      db,
+		entries: store.NewRowInserter(db, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id) VALUES `, numEntryCols),
+		subjs:   store.NewRowInserter(db, `INSERT INTO ledger_entry_subjects (subject, seq) VALUES `, 2),
+		nodes:   store.NewRowInserter(db, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2),
+	}
+	for _, ri := range []*store.RowInserter{s.entries, s.subjs, s.nodes} {
+		if err := ri.Prepare(ctx); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+	}
+	if _, _, err := s.statements(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// The tree's state and whether anything is still queued, in one read.
+const sequenceReadSQL = `SELECT size, compact, EXISTS (SELECT 1 FROM ledger_pending) FROM ledger_tree WHERE id = 1`
+
+const sequenceUpdateSQL = `UPDATE ledger_tree SET size = ?, root = ?, compact = ?, updated_at = ? WHERE id = 1 AND size = ?`
+
+// statements returns the read and update statements, prepared once on the
+// pool (database/sql prepares them again on each connection as needed).
+func (s *sequencer) statements(ctx context.Context) (*sql.Stmt, *sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.read == nil {
+		st, err := s.db.PrepareContext(ctx, sequenceReadSQL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ledger: prepare sequencing: %w", err)
+		}
+		s.read = st
+	}
+	if s.update == nil {
+		st, err := s.db.PrepareContext(ctx, sequenceUpdateSQL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ledger: prepare sequencing: %w", err)
+		}
+		s.update = st
+	}
+	return s.read, s.update, nil
+}
+
+// errQueued says events are waiting in ledger_pending (queued before this
+// version, or by a tool that queues): new ones go behind them, so the log
+// keeps commit order.
+var errQueued = errors.New("ledger: events are queued")
+
+// append sequences the encoded events in tx, which must hold SQLite's write
+// lock (every store transaction on SQLite does). It returns errQueued, with
+// nothing written, when earlier events still wait to be integrated.
+func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies [][]byte, fields []indexedFields) error {
+	read, update, err := s.statements(ctx)
+	if err != nil {
+		return err
+	}
+	var (
+		size   int64
+		comp   []byte
+		queued bool
+	)
+	if err := tx.StmtContext(ctx, read).QueryRowContext(ctx).Scan(&size, &comp, &queued); err != nil {
+		return fmt.Errorf("ledger: read tree state: %w", err)
+	}
+	if queued {
+		return errQueued
+	}
+	st, err := treeFromCompact(uint64(size), comp)
+	if err != nil {
+		return err
+	}
+	if st.size+uint64(len(bodies)) >= 1<<maxIndexBits {
+		return errors.New("ledger: tree is full")
+	}
+	w := newBatchWriter(len(bodies))
+	for i, body := range bodies {
+		if err := w.addIndexed(st.size+uint64(i), body, fields[i], st.rng); err != nil {
+			return fmt.Errorf("ledger: sequence event: %w", err)
+		}
+	}
+	root, err := st.rng.GetRootHash(nil)
+	if err != nil {
+		return err
+	}
+	hashes := st.rng.Hashes()
+	compact := make([]byte, 0, len(hashes)*hasher.Size())
+	for _, h := range hashes {
+		compact = append(compact, h...)
+	}
+	if err := s.entries.Insert(ctx, tx, w.entries); err != nil {
+		return fmt.Errorf("ledger: insert entries: %w", err)
+	}
+	if err := s.subjs.Insert(ctx, tx, w.subjects); err != nil {
+		return fmt.Errorf("ledger: insert entry subjects: %w", err)
+	}
+	if err := s.nodes.Insert(ctx, tx, w.nodes); err != nil {
+		return fmt.Errorf("ledger: insert tree nodes: %w", err)
+	}
+	res, err := tx.StmtContext(ctx, update).ExecContext(ctx, size+int64(len(bodies)), root, compact, now, size)
+	if err != nil {
+		return fmt.Errorf("ledger: update tree state: %w", err)
+	}
+	if k, err := res.RowsAffected(); err != nil || k != 1 {
+		// Only a transaction without the write lock could see this.
+		return fmt.Errorf("ledger: tree state moved under the sequencer (%d rows, %v)", k, err)
+	}
+	return nil
+}
