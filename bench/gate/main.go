@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -34,11 +35,13 @@ import (
 	"time"
 
 	"shuqiao/bench/harness"
+	"shuqiao/internal/app"
+	"shuqiao/internal/apperr"
 	"shuqiao/internal/catalog"
 	"shuqiao/internal/clock"
 	"shuqiao/internal/gate"
-	"shuqiao/internal/gate/filter"
 	"shuqiao/internal/identity"
+	"shuqiao/internal/ingest"
 	"shuqiao/internal/ledger"
 	"shuqiao/internal/store"
 )
@@ -76,6 +79,10 @@ func main() {
 	if c.quick {
 		c.seconds, c.rows, c.workers = 0.3, 1000, 8
 	}
+	// The runtime as `shuqiao serve` sets it (both handlers share it).
+	if p, ok := app.TuneGC(os.Getenv); ok {
+		fmt.Printf("GOGC %d, as shuqiao serve sets it\n", p)
+	}
 	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/gate:", err)
 		pprof.StopCPUProfile()
@@ -84,6 +91,7 @@ func main() {
 }
 
 var fields = []catalog.Field{
+	{Name: "record_no", Label: "记录编号", Type: "string", Required: true, Level: catalog.LevelGeneral},
 	{Name: "id_card", Label: "公民身份号码", Type: "string", Level: catalog.LevelGeneral, Personal: true, Sensitive: true},
 	{Name: "name", Label: "姓名", Type: "string", Level: catalog.LevelGeneral, Personal: true},
 	{Name: "age", Label: "年龄", Type: "integer", Level: catalog.LevelGeneral},
@@ -115,18 +123,15 @@ func run(ctx context.Context, c config) error {
 		go led.Run(runCtx)
 	}
 
-	if err := load(ctx, db, c.rows); err != nil {
+	// The dataset is hosted as the platform hosts one: a published catalog
+	// entry, its table created and loaded by ingest (keyed, WITHOUT ROWID
+	// on SQLite), and the gate wired as app.go wires it (catalog lookups
+	// through the gate's cache, rows through ingest's source).
+	res, table, cat, ing, err := host(ctx, db, led, c.rows)
+	if err != nil {
 		return err
 	}
-	res := &catalog.Resource{ID: "bench-people", Status: catalog.StatusPublished, Entry: catalog.Entry{Code: "BENCH-1", Name: "人口", Fields: fields, Delivery: catalog.Delivery{Mode: catalog.Hosted}}}
-	cols := map[string]filter.Column{}
-	for _, f := range fields {
-		cols[f.Name] = filter.Column{Expr: f.Name, Type: filter.Type(f.Type)}
-	}
-	src := &gate.SQLSource{DB: db, Table: func(context.Context, string) (string, string, map[string]filter.Column, error) {
-		return "bench_rows", "k", cols, nil
-	}}
-	g, err := gate.New(ctx, db, led, clock.Real{}, gate.ResourceFunc(func(context.Context, string) (*catalog.Resource, error) { return res, nil }), src,
+	g, err := gate.New(ctx, db, led, clock.Real{}, gate.CatalogResources(cat, clock.Real{}, 0), ing.RowSource(),
 		gate.Options{Secret: []byte("bench-secret-bench-secret-bench-secret")})
 	if err != nil {
 		return err
@@ -154,18 +159,18 @@ func run(ctx context.Context, c config) error {
 		_, _ = d.WriteTo(w)
 	})
 	mux.HandleFunc("GET /bare", func(w http.ResponseWriter, r *http.Request) {
-		rows, err := db.QueryContext(r.Context(), `SELECT k, id_card, name, age, district, income FROM bench_rows WHERE k > $1 ORDER BY k LIMIT 100`, r.URL.Query().Get("after"))
+		rows, err := db.QueryContext(r.Context(), `SELECT record_no, id_card, name, age, district, income FROM `+table+` WHERE record_no > $1 ORDER BY record_no LIMIT 100`, r.URL.Query().Get("after"))
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}
 		defer rows.Close()
 		type row struct {
-			IDCard   string  `json:"id_card"`
-			Name     string  `json:"name"`
-			Age      int64   `json:"age"`
-			District string  `json:"district"`
-			Income   float64 `json:"income"`
+			IDCard   string      `json:"id_card"`
+			Name     string      `json:"name"`
+			Age      int64       `json:"age"`
+			District string      `json:"district"`
+			Income   json.Number `json:"income"`
 		}
 		var out []row
 		for rows.Next() {
@@ -305,20 +310,61 @@ func maxOf(xs []float64) float64 {
 	return m
 }
 
-func load(ctx context.Context, db *store.DB, n int) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE bench_rows (k TEXT PRIMARY KEY, id_card TEXT, name TEXT, age INTEGER, district TEXT, income REAL)`); err != nil {
-		return err
-	}
-	ds := []string{"思明区", "湖里区", "集美区", "海沧区", "同安区", "翔安区"}
-	return db.InTx(ctx, func(tx *store.Tx) error {
-		for i := 0; i < n; i++ {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO bench_rows VALUES ($1,$2,$3,$4,$5,$6)`, fmt.Sprintf("%08d", i),
-				fmt.Sprintf("350203%08d%04d", 19500101+i%500000, i%10000), []string{"张伟", "李娜", "王芳", "陈静"}[i%4], 18+i%60, ds[i%6], float64(40000+i%50000)); err != nil {
-				return err
-			}
+// host publishes the benchmark's catalog entry and loads n rows into its
+// hosted table through ingest, and returns the resource and the table.
+func host(ctx context.Context, db *store.DB, led *ledger.Ledger, n int) (*catalog.Resource, string, *catalog.Service, *ingest.Service, error) {
+	clk := clock.Real{}
+	org := catalog.Org{ID: "org-provider", Name: "市公安局", Code: identity.MakeCreditCode("11350200MA2600005"), Kind: identity.KindDepartment}
+	cat, err := catalog.New(ctx, db, led, clk, catalog.Options{Orgs: func(_ context.Context, id string) (catalog.Org, error) {
+		if id != org.ID {
+			return catalog.Org{}, apperr.ErrNotFound
 		}
-		return nil
+		return org, nil
+	}})
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	ing, err := ingest.New(ctx, db, led, clk, ingest.Options{Catalog: cat, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	p := ingest.System(org.ID)
+	d, err := cat.CreateDraft(ctx, p, catalog.Entry{
+		Name: "人口基础信息", Description: "基准测试数据集", OrgID: org.ID, DataClass: catalog.ClassGovernment,
+		Themes: []string{"social_security"}, Frequency: catalog.Daily, Formats: []string{"csv"}, Level: catalog.LevelImportant,
+		Share:    catalog.Sharing{Attr: catalog.Conditional, Conditions: "仅用于政务服务"},
+		Open:     catalog.Sharing{Attr: catalog.None, Basis: "《中华人民共和国个人信息保护法》", Reason: "涉及个人信息"},
+		Delivery: catalog.Delivery{Mode: catalog.Hosted}, Contact: catalog.Contact{Name: "测试", Email: "bench@example.gov.cn"}, Fields: fields,
 	})
+	if err != nil {
+		return nil, "", nil, nil, fmt.Errorf("catalog entry: %w", err)
+	}
+	pub, err := cat.Publish(ctx, p, d.ResourceID, catalog.PublishInput{Reason: "benchmark"})
+	if err != nil {
+		return nil, "", nil, nil, fmt.Errorf("publish: %w", err)
+	}
+	if _, err := ing.CreateDataset(ctx, p, pub.Resource.ID, ingest.DatasetInput{Key: []string{"record_no"}}); err != nil {
+		return nil, "", nil, nil, fmt.Errorf("dataset: %w", err)
+	}
+	var csv bytes.Buffer
+	csv.WriteString("record_no,id_card,name,age,district,income\n")
+	ds := []string{"思明区", "湖里区", "集美区", "海沧区", "同安区", "翔安区"}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&csv, "%08d,350203%08d%04d,%s,%d,%s,%d\n", i, 19500101+i%500000, i%10000,
+			[]string{"张伟", "李娜", "王芳", "陈静"}[i%4], 18+i%60, ds[i%6], 40000+i%50000)
+	}
+	b, err := ing.Load(ctx, p, pub.Resource.ID, &csv, ingest.LoadInput{Mode: ingest.Replace, Format: ingest.CSV, Source: "bench.csv"})
+	if err != nil {
+		return nil, "", nil, nil, fmt.Errorf("load: %w", err)
+	}
+	if b.Status != ingest.BatchApplied || b.RowsTotal != int64(n) {
+		return nil, "", nil, nil, fmt.Errorf("load: batch %s, %d of %d rows", b.Status, b.RowsTotal, n)
+	}
+	var table string
+	if err := db.QueryRowContext(ctx, `SELECT table_name FROM ingest_datasets WHERE resource_id = $1`, pub.Resource.ID).Scan(&table); err != nil {
+		return nil, "", nil, nil, err
+	}
+	return pub.Resource, `"` + table + `"`, cat, ing, nil
 }
 
 func check(client *http.Client, base string) error {

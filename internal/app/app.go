@@ -338,6 +338,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	if p, ok := TuneGC(os.Getenv); ok {
+		a.Log.Info("garbage collector target set for serving (set GOGC to choose another)", "gogc", p)
+	}
 	workers, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
 	a.startWorkers(workers)

@@ -67,6 +67,7 @@ type Service struct {
 	opts    Options
 	key     []byte // AES-256 key for upstream secrets
 	log     *slog.Logger
+	tables  tableCache // the gate's view of dataset tables
 }
 
 // New migrates the package's tables and returns the service.

@@ -14,6 +14,7 @@ import (
 
 	"shuqiao/internal/casework"
 	"shuqiao/internal/catalog"
+	"shuqiao/internal/gate"
 	"shuqiao/internal/ledger"
 	"shuqiao/internal/store"
 	"shuqiao/internal/store/storetest"
@@ -30,6 +31,17 @@ func TestSchemaFollowsCatalogVersions(t *testing.T) {
 		st := steward("gaj")
 		idl := ids(3)
 		e.load(st, r.ID, residentCSV(idl, "id_card,full_name,gender,birth_date,household_size,contact"), LoadInput{Format: CSV})
+		// The gate reads through ingest's source, which keeps the table's
+		// columns for a moment; a migration must not leave it reading the
+		// old ones.
+		gateRead := func(fields ...string) (int, error) {
+			n := 0
+			err := e.s.RowSource().(gate.ColumnSource).ScanColumns(e.ctx, r.ID, gate.Query{Fields: fields, Limit: 10}, func(string, []any) error { n++; return nil })
+			return n, err
+		}
+		if n, err := gateRead("full_name", "contact"); err != nil || n != 3 {
+			t.Fatalf("gate read before migration: %d rows, %v", n, err)
+		}
 		// v2: contact removed, occupation added, household_size integer → string.
 		f2 := residentFields()[:5]
 		f2[4].Type = "string"
@@ -42,6 +54,12 @@ func TestSchemaFollowsCatalogVersions(t *testing.T) {
 		ds, _ := e.s.Dataset(e.ctx, st, r.ID)
 		if ds.SchemaVersion != r2.Version || ds.Status != statusReady || len(ds.Fields) != 6 {
 			t.Fatalf("dataset after migration: %+v", ds)
+		}
+		if n, err := gateRead("full_name", "occupation"); err != nil || n != 3 {
+			t.Fatalf("gate read of an added field after migration: %d rows, %v", n, err)
+		}
+		if _, err := gateRead("contact"); err == nil {
+			t.Fatal("the gate still reads a field the migration removed")
 		}
 		rows := e.rows(r.ID)
 		if rows[idl[0]]["occupation"] != "教师" || rows[idl[0]]["household_size"] != "三口" || rows[idl[1]]["household_size"] != "2" {

@@ -393,6 +393,9 @@ func (s *Service) SyncSchema(ctx context.Context, p identity.Principal, resource
 }
 
 func (s *Service) sync(ctx context.Context, p identity.Principal, r *catalog.Resource) (*SchemaChange, error) {
+	// The gate reads the table by its columns: after a migration (or a
+	// failed one) it must look again.
+	defer s.tables.drop(r.ID)
 	var ch *SchemaChange
 	var refusal *apperr.Error
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
