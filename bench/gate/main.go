@@ -11,7 +11,7 @@
 // integrator runs in the background as in production. Load comes from
 // bounded loops (fixed duration, fixed workers) against 127.0.0.1 only.
 //
-// go run ./bench/gate [-seconds 3] [-workers 32] [-rows 20000] [-quick]
+// go run ./bench/gate [-seconds 3] [-workers 64] [-rows 20000] [-quick]
 package main
 
 import (
@@ -60,7 +60,7 @@ type config struct {
 func main() {
 	var c config
 	flag.Float64Var(&c.seconds, "seconds", 3, "seconds per load run")
-	flag.IntVar(&c.workers, "workers", 32, "concurrent client connections for the maximum-throughput runs")
+	flag.IntVar(&c.workers, "workers", 64, "concurrent client connections for the maximum-throughput runs (enough that calls waiting in a group commit leave both cores busy)")
 	flag.IntVar(&c.rows, "rows", 20000, "rows in the hosted dataset")
 	flag.BoolVar(&c.quick, "quick", false, "tiny run: a smoke test, not a measurement")
 	flag.BoolVar(&c.noInteg, "no-integrator", false, "do not run the ledger integrator during the load (diagnosis only)")
