@@ -205,6 +205,10 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 	if err := s.loadKey(ctx); err != nil {
 		return nil, err
 	}
+	// Prepared now, not from inside the recorder's first transaction.
+	if err := s.deliveries.Prepare(ctx); err != nil {
+		return nil, fmt.Errorf("gate: %w", err)
+	}
 	s.limits = newRateLimits(clk)
 	s.grantCache = map[string]grantCacheEntry{}
 	s.rec = newRecorder(s, db.Dialect)

@@ -2,6 +2,8 @@ package gate
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -26,6 +28,9 @@ type recorder struct {
 	// preparing counts deliveries being decided and rendered: records
 	// that will reach the committer shortly.
 	preparing atomic.Int64
+	// conn is SQLite's committer's own connection (nil: the pool), so its
+	// page cache survives from one group commit to the next.
+	conn *sql.Conn
 }
 
 type recordJob struct {
@@ -41,6 +46,8 @@ func newRecorder(s *Service, d store.Dialect) *recorder {
 	workers := 1 // SQLite has one writer
 	if d == store.Postgres {
 		workers = 4
+	} else if conn, err := s.db.Conn(context.Background()); err == nil {
+		r.conn = conn
 	}
 	for i := 0; i < workers; i++ {
 		r.wg.Add(1)
@@ -54,6 +61,24 @@ var errClosed = errors.New("gate: closed")
 func (r *recorder) close() {
 	r.closed.Do(func() { close(r.quit) })
 	r.wg.Wait()
+	if r.conn != nil {
+		_ = r.conn.Close()
+	}
+}
+
+// inTx runs fn in a write transaction on the committer's connection, or on
+// the pool when it has none or the connection has failed.
+func (r *recorder) inTx(ctx context.Context, fn func(tx *store.Tx) error) error {
+	if r.conn == nil {
+		return r.s.db.InTx(ctx, fn)
+	}
+	err := r.s.db.InConnTx(ctx, r.conn, fn)
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		_ = r.conn.Close()
+		r.conn = nil
+		return r.s.db.InTx(ctx, fn)
+	}
+	return err
 }
 
 func (r *recorder) submit(ctx context.Context, j *recordJob) error {
@@ -165,11 +190,11 @@ func (r *recorder) drain() {
 
 func (r *recorder) commit(batch []*recordJob) {
 	ctx := context.Background()
-	err := r.s.db.InTx(ctx, func(tx *store.Tx) error { return r.write(ctx, tx, batch) })
+	err := r.inTx(ctx, func(tx *store.Tx) error { return r.write(ctx, tx, batch) })
 	if err != nil && len(batch) > 1 {
 		// One bad record must not fail the others: retry one by one.
 		for _, j := range batch {
-			j.done <- r.s.db.InTx(ctx, func(tx *store.Tx) error { return r.write(ctx, tx, []*recordJob{j}) })
+			j.done <- r.inTx(ctx, func(tx *store.Tx) error { return r.write(ctx, tx, []*recordJob{j}) })
 		}
 		return
 	}

@@ -189,13 +189,26 @@ func (db *DB) WriteLock(ctx context.Context) (release func(), err error) {
 // error rolls it back; nothing fn wrote survives a failure. Transactions must
 // not nest: on SQLite an inner InTx would wait for the outer one forever (it
 // fails after writerWait instead).
-func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.inTx(ctx, db.BeginTx, fn)
+}
+
+// InConnTx is InTx on a connection the caller holds. A writer that commits
+// often keeps its own connection so that its page cache stays warm: SQLite
+// empties a connection's cache whenever it finds that another connection
+// has written since its last transaction, and pooled connections take
+// turns.
+func (db *DB) InConnTx(ctx context.Context, conn *sql.Conn, fn func(tx *Tx) error) error {
+	return db.inTx(ctx, conn.BeginTx, fn)
+}
+
+func (db *DB) inTx(ctx context.Context, begin func(context.Context, *sql.TxOptions) (*sql.Tx, error), fn func(tx *Tx) error) (err error) {
 	release, err := db.WriteLock(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	sqlTx, err := db.BeginTx(ctx, nil)
+	sqlTx, err := begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
