@@ -166,10 +166,18 @@ func decodeCursor(c string) (string, error) {
 // and returned as an *apperr.Error whose message is the reason. The caller
 // writes the delivery with WriteTo and must Close it.
 func (s *Service) Deliver(ctx context.Context, req Request) (*Delivery, error) {
-	// The committer holds its group open for deliveries being prepared.
+	// The committer holds its group open for deliveries being prepared;
+	// a refusal stops counting before it waits for its own record.
 	s.rec.preparing.Add(1)
-	d, err := s.Prepare(ctx, req)
-	s.rec.preparing.Add(-1)
+	counted := true
+	doneCounting := func() {
+		if counted {
+			counted = false
+			s.rec.preparing.Add(-1)
+		}
+	}
+	d, err := s.prepare(ctx, req, doneCounting)
+	doneCounting()
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +193,11 @@ func (s *Service) Deliver(ctx context.Context, req Request) (*Delivery, error) {
 // case) then call RecordTx in it, commit, and only then WriteTo. A refusal
 // is recorded at once, in its own transaction.
 func (s *Service) Prepare(ctx context.Context, req Request) (*Delivery, error) {
+	return s.prepare(ctx, req, func() {})
+}
+
+// prepare is Prepare; beforeRefusal runs before a refusal is recorded.
+func (s *Service) prepare(ctx context.Context, req Request, beforeRefusal func()) (*Delivery, error) {
 	format, err := ParseFormat(string(req.Format))
 	if err != nil {
 		return nil, err
@@ -200,6 +213,7 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Delivery, error) {
 		dec.Allow, dec.Reason = false, ErrRateLimited
 	}
 	if !dec.Allow {
+		beforeRefusal()
 		if err := s.recordDenial(ctx, req, dec); err != nil {
 			return nil, err
 		}
