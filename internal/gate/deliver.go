@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -37,7 +36,7 @@ type Delivery struct {
 
 	action   ledger.Action
 	stmt     Statement
-	event    ledger.Event
+	event    ledger.Sealed
 	evHash   string
 	spool    *spool
 	recorded bool
@@ -255,7 +254,7 @@ func (s *Service) render(ctx context.Context, d *Delivery, src RowSource, after 
 	if err := enc.begin(dec.Obl.Fields); err != nil {
 		return err
 	}
-	fp := s.fingerprinter(dec.Grant.ID)
+	fp := s.fingerprinter(dec.Grant)
 	vals := make([]any, len(dec.plan))
 	var lastKey string
 	n := 0
@@ -330,20 +329,20 @@ func (s *Service) seal(d *Delivery, req Request) error {
 	d.Size = d.spool.n
 	p := req.Principal
 	kind, id := actorOf(p)
-	d.event = ledger.Event{
+	var err error
+	d.event, err = s.led.Seal(ledger.Event{
 		Time: d.Time, ActorKind: kind, ActorID: id, OrgID: p.OrgID, Action: d.action,
 		ResourceID: dec.Resource.ID, Fields: dec.Obl.Fields, Purpose: dec.Grant.Purpose, GrantID: dec.Grant.ID,
 		RecordCount: int64(d.Records), ContentHash: d.ContentHash,
-		Detail: ledger.DetailOf(map[string]any{
-			"delivery_id": d.ID, "format": d.Format, "bytes": d.Size, "filter": dec.Obl.Filter, "masks": maskSummary(dec.Obl.Masks),
-			"client_id": p.ClientID, "anonymous": !p.Authenticated(), "fingerprint": dec.Obl.Fingerprint != "" && dec.Obl.Fingerprint[0] == 'k',
+		Detail: ledger.DetailOf(deliveryDetail{
+			DeliveryID: d.ID, Format: d.Format, Bytes: d.Size, Filter: dec.Obl.Filter, Masks: maskSummary(dec.Obl.Masks),
+			ClientID: p.ClientID, Anonymous: !p.Authenticated(), Fingerprint: dec.Obl.Fingerprint != "" && dec.Obl.Fingerprint[0] == 'k',
 		}),
-	}
-	ev, err := json.Marshal(d.event)
+	})
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(ev)
+	sum := sha256.Sum256(d.event.Body())
 	d.evHash = hex.EncodeToString(sum[:])
 	st := Statement{
 		Type: StatementType, DeliveryID: d.ID, Time: d.Time, Action: string(d.action),
@@ -355,6 +354,19 @@ func (s *Service) seal(d *Delivery, req Request) error {
 	}
 	d.stmt = st
 	return nil
+}
+
+// deliveryDetail is a delivery event's detail. Its fields are in the
+// order of their names, as a map's would be encoded.
+type deliveryDetail struct {
+	Anonymous   bool              `json:"anonymous"`
+	Bytes       int64             `json:"bytes"`
+	ClientID    string            `json:"client_id"`
+	DeliveryID  string            `json:"delivery_id"`
+	Filter      string            `json:"filter"`
+	Fingerprint bool              `json:"fingerprint"`
+	Format      Format            `json:"format"`
+	Masks       map[string]string `json:"masks"`
 }
 
 func maskSummary(ms []FieldMask) map[string]string {
@@ -377,7 +389,7 @@ func (s *Service) RecordTx(ctx context.Context, tx *store.Tx, d *Delivery) error
 	if err := s.insertDelivery(ctx, tx, d); err != nil {
 		return err
 	}
-	if err := s.led.Append(ctx, tx, d.event); err != nil {
+	if err := s.led.AppendSealed(ctx, tx, d.event); err != nil {
 		return err
 	}
 	d.recorded = true

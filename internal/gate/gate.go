@@ -166,6 +166,9 @@ type Service struct {
 	traceKey []byte // keys fingerprint tags
 	pseudKey []byte // keys per-grant pseudonym keys
 
+	fpMu   sync.Mutex
+	fpKeys map[grantKeyID]*grantKeys
+
 	signer note.Signer
 	vkey   string
 
@@ -211,6 +214,7 @@ func New(ctx context.Context, db *store.DB, led *ledger.Ledger, clk clock.Clock,
 	}
 	s.limits = newRateLimits(clk)
 	s.grantCache = map[string]grantCacheEntry{}
+	s.fpKeys = map[grantKeyID]*grantKeys{}
 	s.rec = newRecorder(s, db.Dialect)
 	return s, nil
 }

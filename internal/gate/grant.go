@@ -75,13 +75,16 @@ type Grant struct {
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// Terms are the conditions the recipient accepted, including the notice
 	// that deliveries carry a recipient-specific fingerprint.
-	Terms       string    `json:"terms,omitempty"`
-	State       State     `json:"state"`
-	StateReason string    `json:"state_reason,omitempty"`
-	Revision    int       `json:"revision"`
-	CreatedBy   string    `json:"created_by,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Terms string `json:"terms,omitempty"`
+	// PseudonymScheme is the pseudonym PRF of its deliveries
+	// (PseudonymHMAC, PseudonymCMAC), fixed when the grant is made.
+	PseudonymScheme int       `json:"pseudonym_scheme"`
+	State           State     `json:"state"`
+	StateReason     string    `json:"state_reason,omitempty"`
+	Revision        int       `json:"revision"`
+	CreatedBy       string    `json:"created_by,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // Public reports whether the grant is open to anyone.
@@ -235,7 +238,7 @@ func (s *Service) CreateGrant(ctx context.Context, tx *store.Tx, by identity.Pri
 		ID: store.NewID(), ResourceID: res.ID, GranteeOrgID: spec.GranteeOrgID, GranteeClientID: spec.GranteeClientID, GranteeUserID: spec.GranteeUserID,
 		Fields: slices.Clone(spec.Fields), Purpose: purpose, Kind: spec.Kind, CaseID: spec.CaseID, RowFilter: spec.RowFilter,
 		RowLimit: spec.RowLimit, RatePerMinute: spec.RatePerMinute, ExpiresAt: spec.ExpiresAt.UTC(),
-		Terms: strings.TrimSpace(spec.Terms + "\n" + FingerprintNotice), State: Active, Revision: 1, CreatedAt: now, UpdatedAt: now,
+		Terms: strings.TrimSpace(spec.Terms + "\n" + FingerprintNotice), PseudonymScheme: PseudonymCMAC, State: Active, Revision: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if g.RowLimit == 0 {
 		g.RowLimit = s.opts.DefaultRowLimit
@@ -246,10 +249,11 @@ func (s *Service) CreateGrant(ctx context.Context, tx *store.Tx, by identity.Pri
 	_, g.CreatedBy = actorOf(by)
 	fields, _ := json.Marshal(g.Fields)
 	if _, err := tx.ExecContext(ctx, `INSERT INTO gate_grants (id, resource_id, grantee_org_id, grantee_client_id, fields, purpose, kind, case_id,
-		row_filter, row_limit, rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at, grantee_user_id)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'',1,$15,$16,$16,$17)`,
+		row_filter, row_limit, rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at, grantee_user_id, pseudonym_scheme)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,'',1,$15,$16,$16,$17,$18)`,
 		g.ID, g.ResourceID, g.GranteeOrgID, g.GranteeClientID, string(fields), g.Purpose, string(g.Kind), g.CaseID,
-		g.RowFilter, g.RowLimit, g.RatePerMinute, store.Micros(g.ExpiresAt), g.Terms, string(g.State), g.CreatedBy, store.Micros(now), g.GranteeUserID); err != nil {
+		g.RowFilter, g.RowLimit, g.RatePerMinute, store.Micros(g.ExpiresAt), g.Terms, string(g.State), g.CreatedBy, store.Micros(now), g.GranteeUserID,
+		g.PseudonymScheme); err != nil {
 		return nil, fmt.Errorf("gate: create grant: %w", err)
 	}
 	if err := s.led.Append(ctx, tx, s.grantEvent(by, g, "gate.grant.create", "")); err != nil {
@@ -320,7 +324,7 @@ func (s *Service) transition(ctx context.Context, tx *store.Tx, by identity.Prin
 }
 
 const grantCols = `id, resource_id, grantee_org_id, grantee_client_id, fields, purpose, kind, case_id, row_filter, row_limit,
-	rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at, grantee_user_id`
+	rate_per_minute, expires_at, terms, state, state_reason, revision, created_by, created_at, updated_at, grantee_user_id, pseudonym_scheme`
 
 func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
 	var (
@@ -329,7 +333,7 @@ func scanGrant(sc interface{ Scan(...any) error }) (*Grant, error) {
 		exp, created, upd   int64
 	)
 	if err := sc.Scan(&g.ID, &g.ResourceID, &g.GranteeOrgID, &g.GranteeClientID, &fields, &g.Purpose, &kind, &g.CaseID, &g.RowFilter,
-		&g.RowLimit, &g.RatePerMinute, &exp, &g.Terms, &state, &g.StateReason, &g.Revision, &g.CreatedBy, &created, &upd, &g.GranteeUserID); err != nil {
+		&g.RowLimit, &g.RatePerMinute, &exp, &g.Terms, &state, &g.StateReason, &g.Revision, &g.CreatedBy, &created, &upd, &g.GranteeUserID, &g.PseudonymScheme); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(fields), &g.Fields); err != nil {

@@ -34,8 +34,8 @@ type recorder struct {
 }
 
 type recordJob struct {
-	d    *Delivery     // a delivery, or
-	ev   *ledger.Event // a bare event (a refusal)
+	d    *Delivery      // a delivery, or
+	ev   *ledger.Sealed // a bare event (a refusal)
 	done chan error
 }
 
@@ -112,7 +112,11 @@ func (r *recorder) record(ctx context.Context, d *Delivery) error {
 	return nil
 }
 
-func (r *recorder) recordEvent(ctx context.Context, ev ledger.Event) error {
+func (r *recorder) recordEvent(ctx context.Context, e ledger.Event) error {
+	ev, err := r.s.led.Seal(e)
+	if err != nil {
+		return err
+	}
 	return r.submit(ctx, &recordJob{ev: &ev})
 }
 
@@ -204,7 +208,7 @@ func (r *recorder) commit(batch []*recordJob) {
 }
 
 func (r *recorder) write(ctx context.Context, tx *store.Tx, batch []*recordJob) error {
-	events := make([]ledger.Event, 0, len(batch))
+	events := make([]ledger.Sealed, 0, len(batch))
 	ds := make([]*Delivery, 0, len(batch))
 	for _, j := range batch {
 		if j.d != nil {
@@ -220,5 +224,5 @@ func (r *recorder) write(ctx context.Context, tx *store.Tx, batch []*recordJob) 
 	if err := r.s.insertDeliveries(ctx, tx, ds); err != nil {
 		return err
 	}
-	return r.s.led.Append(ctx, tx, events...)
+	return r.s.led.AppendSealed(ctx, tx, events...)
 }

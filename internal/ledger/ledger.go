@@ -192,32 +192,61 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 	if len(events) == 0 {
 		return nil
 	}
-	bodies := make([][]byte, len(events))
-	created := make([]int64, len(events))
-	var fields []indexedFields
-	if l.seq != nil {
-		fields = make([]indexedFields, len(events))
-	}
+	sealed := make([]Sealed, len(events))
 	for i := range events {
-		e := events[i]
-		if e.Time.IsZero() {
-			e.Time = l.clock.Now()
-		}
-		e.Time = e.Time.UTC().Truncate(time.Microsecond)
-		if err := e.validate(); err != nil {
+		var err error
+		if sealed[i], err = l.Seal(events[i]); err != nil {
 			return err
 		}
-		body, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("ledger: encode event: %w", err)
-		}
-		bodies[i], created[i] = body, store.Micros(e.Time)
-		if fields != nil {
-			fields[i] = indexedFields{Time: e.Time, Action: e.Action, ActorID: e.ActorID, OrgID: e.OrgID,
-				ResourceID: e.ResourceID, GrantID: e.GrantID, Subjects: e.Subjects}
+	}
+	return l.AppendSealed(ctx, tx, sealed...)
+}
+
+// Sealed is an event fixed in the bytes its entry will hold. A caller that
+// must name the entry before it exists (a delivery receipt carries its
+// event's hash) seals the event, hashes Body, and appends the Sealed: what
+// it named is then what is logged, byte for byte.
+type Sealed struct {
+	body   []byte
+	fields indexedFields
+}
+
+// Body is the entry body: the event's canonical JSON.
+func (s Sealed) Body() []byte { return s.body }
+
+// Seal validates e and fixes its encoding; a zero Time is now.
+func (l *Ledger) Seal(e Event) (Sealed, error) {
+	if e.Time.IsZero() {
+		e.Time = l.clock.Now()
+	}
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	if err := e.validate(); err != nil {
+		return Sealed{}, err
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return Sealed{}, fmt.Errorf("ledger: encode event: %w", err)
+	}
+	return Sealed{body: body, fields: indexedFields{Time: e.Time, Action: e.Action, ActorID: e.ActorID, OrgID: e.OrgID,
+		ResourceID: e.ResourceID, GrantID: e.GrantID, Subjects: e.Subjects}}, nil
+}
+
+// AppendSealed is Append for events already sealed.
+func (l *Ledger) AppendSealed(ctx context.Context, tx *store.Tx, events ...Sealed) error {
+	if len(events) == 0 {
+		return nil
+	}
+	for _, e := range events {
+		if e.body == nil {
+			return errInvalidEvent.At("sealed")
 		}
 	}
 	if l.seq != nil {
+		bodies := make([][]byte, len(events))
+		fields := make([]indexedFields, len(events))
+		for i, e := range events {
+			bodies[i], fields[i] = e.body, e.fields
+		}
 		err := l.seq.append(ctx, tx, store.Micros(l.clock.Now()), bodies, fields)
 		if err == nil {
 			// Run signs a checkpoint over them.
@@ -230,9 +259,9 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 	}
 	// Prepared statements of a few fixed sizes keep the cost inside
 	// business transactions low, whatever the number of events.
-	args := make([]any, 0, 2*len(bodies))
-	for i := range bodies {
-		args = append(args, bodies[i], created[i])
+	args := make([]any, 0, 2*len(events))
+	for _, e := range events {
+		args = append(args, e.body, store.Micros(e.fields.Time))
 	}
 	if err := l.pending.Insert(ctx, tx, args); err != nil {
 		return fmt.Errorf("ledger: append: %w", err)

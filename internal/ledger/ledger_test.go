@@ -113,6 +113,44 @@ func TestAppendRejectsBadEvents(t *testing.T) {
 	})
 }
 
+// TestAppendSealed: the entry holds exactly the bytes Seal returned (after
+// its seq), so a
+// receipt that names an event by the hash of its sealed body finds it
+// (R-SHR-8); an unsealed zero value is refused.
+func TestAppendSealed(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newTestLedger(t, db)
+		e := ev(7)
+		e.Time = t0.Add(1500 * time.Nanosecond).In(time.FixedZone("CST", 8*3600))
+		sealed, err := l.Seal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Seal(Event{ActorKind: ActorSystem, Action: "steal"}); err == nil {
+			t.Error("Seal accepted an unknown action")
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return l.AppendSealed(ctx, tx, Sealed{}) }); err == nil {
+			t.Error("AppendSealed accepted an unsealed event")
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return l.AppendSealed(ctx, tx, sealed) }); err != nil {
+			t.Fatal(err)
+		}
+		mustIntegrate(t, l)
+		var body []byte
+		if err := db.QueryRowContext(ctx, `SELECT body FROM ledger_entries WHERE seq = 0`).Scan(&body); err != nil {
+			t.Fatal(err)
+		}
+		if want, err := EncodeEntry(0, sealed.Body()); err != nil || !bytes.Equal(body, want) {
+			t.Fatalf("entry body %s, sealed %s (%v)", body, sealed.Body(), err)
+		}
+		got, err := DecodeEntry(body)
+		if err != nil || !got.Time.Equal(t0.Add(time.Microsecond)) || got.Time.Location() != time.UTC {
+			t.Fatalf("sealed time %v, %v: want UTC, truncated to the microsecond", got.Time, err)
+		}
+	})
+}
+
 // R-SEC-13: entries are integrated in commit order, each exactly once.
 func TestIntegrateOrderAndExactlyOnce(t *testing.T) {
 	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {

@@ -169,19 +169,36 @@ func (p Partial) Apply(v string) string {
 	if c == 0 {
 		c = '*'
 	}
-	// Built in one allocation: this runs for every masked cell of every
-	// delivery.
-	var b strings.Builder
-	b.Grow(len(v) + (n-pre-suf)*utf8.RuneLen(c))
-	i := 0
-	for _, r := range v {
-		if i >= pre && i < n-suf {
-			r = c
-		}
-		b.WriteRune(r)
-		i++
+	// Built in one allocation, kept parts copied whole: this runs for every
+	// masked cell of every delivery.
+	start, end := pre, n-suf
+	if len(v) != n { // not ASCII: rune counts to byte offsets
+		start = runeOffset(v, 0, pre)
+		end = runeOffset(v, start, n-suf-pre)
 	}
+	var b strings.Builder
+	b.Grow(start + (n-pre-suf)*utf8.RuneLen(c) + len(v) - end)
+	b.WriteString(v[:start])
+	for i := pre; i < n-suf; i++ {
+		if c < utf8.RuneSelf {
+			b.WriteByte(byte(c))
+		} else {
+			b.WriteRune(c)
+		}
+	}
+	b.WriteString(v[end:])
 	return b.String()
+}
+
+// runeOffset is the byte offset in v of the rune k runes after byte offset
+// from.
+func runeOffset(v string, from, k int) int {
+	i := from
+	for ; k > 0 && i < len(v); k-- {
+		_, size := utf8.DecodeRuneInString(v[i:])
+		i += size
+	}
+	return i
 }
 
 // Pseudonym replaces a value with a keyed hash: the same value and key give

@@ -19,6 +19,8 @@ func TestTransforms(t *testing.T) {
 		{Spec{Op: OpPartial, KeepPrefix: 1}, "欧阳娜娜", "欧***"},
 		{Spec{Op: OpPartial, KeepPrefix: 6, KeepSuffix: 4}, "abc", "a**"},
 		{Spec{Op: OpPartial, KeepPrefix: 1, MaskChar: "×"}, "张三", "张×"},
+		{Spec{Op: OpPartial, KeepPrefix: 2, KeepSuffix: 2}, "厦门A1思明区", "厦门***明区"},
+		{Spec{Op: OpPartial, KeepPrefix: 1, KeepSuffix: 1, MaskChar: "○"}, "ab张c", "a○○c"},
 		{Spec{Op: OpPseudonym, Key: "k", Length: 64}, "11010519491231002X", "dd6a5ba2eed683e7925b20f655c01434a93591983089686662b75f63b85a9c1b"},
 		{Spec{Op: OpGeneralize, To: GenMonth}, "1990-03-07", "1990-03"},
 		{Spec{Op: OpGeneralize, To: GenMonth}, "1990年3月7日", "1990-03"},
@@ -119,4 +121,37 @@ func FuzzTransforms(f *testing.F) {
 			_ = tf.Apply(s)
 		}
 	})
+}
+
+// TestPartialMatchesRuneByRune checks the byte-slicing Partial against
+// masking rune by rune, on mixed scripts (R-SEC-3).
+func TestPartialMatchesRuneByRune(t *testing.T) {
+	runes := []rune("a1Z张三丰欧阳娜·-𠀋")
+	for i := 0; i < 2000; i++ {
+		n := i % 13
+		var v []rune
+		for j := 0; j < n; j++ {
+			v = append(v, runes[(i*7+j*3)%len(runes)])
+		}
+		for _, p := range []Partial{{KeepPrefix: 1}, {KeepPrefix: 3, KeepSuffix: 4}, {KeepPrefix: 6, KeepSuffix: 4, Char: '×'}, {KeepSuffix: 2}} {
+			pre, suf := p.KeepPrefix, p.KeepSuffix
+			if pre+suf >= n {
+				pre, suf = min(1, n-1), 0
+			}
+			c := p.Char
+			if c == 0 {
+				c = '*'
+			}
+			want := make([]rune, n)
+			for j, r := range v {
+				if j >= pre && j < n-suf {
+					r = c
+				}
+				want[j] = r
+			}
+			if got := p.Apply(string(v)); got != string(want) {
+				t.Fatalf("%+v of %q = %q, want %q", p, string(v), got, string(want))
+			}
+		}
+	}
 }

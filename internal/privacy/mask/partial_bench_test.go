@@ -3,10 +3,19 @@ package mask
 import "testing"
 
 func BenchmarkPartial(b *testing.B) {
-	p := Partial{KeepPrefix: 1}
-	names := []string{"张伟", "李娜", "欧阳明日", "Wang Fang"}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		_ = p.Apply(names[i%4])
+	for _, c := range []struct {
+		name string
+		p    Partial
+		v    string
+	}{
+		{"name", Partial{KeepPrefix: 1}, "欧阳娜娜"},
+		{"id_card", Partial{KeepPrefix: 6, KeepSuffix: 4}, "11010519491231002X"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = c.p.Apply(c.v)
+			}
+		})
 	}
 }
