@@ -29,6 +29,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -155,6 +156,7 @@ func run(ctx context.Context, c config) error {
 		}
 		defer d.Close()
 		w.Header().Set("Content-Type", d.ContentType())
+		w.Header().Set("Content-Length", strconv.FormatInt(d.Size, 10))
 		w.Header().Set("Shuqiao-Receipt", base64.StdEncoding.EncodeToString([]byte(d.Receipt.Note)))
 		_, _ = d.WriteTo(w)
 	})
@@ -182,8 +184,14 @@ func run(ctx context.Context, c config) error {
 			}
 			out = append(out, x)
 		}
+		b, err := json.Marshal(map[string]any{"rows": out})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"rows": out})
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -194,6 +202,8 @@ func run(ctx context.Context, c config) error {
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+	load := newLoadClient(ln.Addr().String())
+	defer load.close()
 
 	// Sanity: the governed answer has 100 masked rows.
 	if err := check(client, base); err != nil {
@@ -204,9 +214,9 @@ func run(ctx context.Context, c config) error {
 		return func(rng *rand.Rand) string {
 			k := fmt.Sprintf("%08d", rng.IntN(max(c.rows-100, 1)))
 			if path == "governed" {
-				return base + "/governed?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(k))
+				return "/governed?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(k))
 			}
-			return base + "/bare?after=" + k
+			return "/bare?after=" + k
 		}
 	}
 	// Interleave to share the machine's state: bare, governed, bare, governed.
@@ -223,7 +233,7 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 		c0 := cpuTime()
-		rate, n, err := closedLoop(client, urlFor("governed"), c.workers, dur)
+		rate, n, err := closedLoop(load, urlFor("governed"), c.workers, dur)
 		pprof.StopCPUProfile()
 		if err != nil {
 			return err
@@ -235,12 +245,12 @@ func run(ctx context.Context, c config) error {
 	var bareCPU, govCPU []float64
 	for i := 0; i < 2; i++ {
 		c0 := cpuTime()
-		b, nb, err := closedLoop(client, urlFor("bare"), c.workers, dur)
+		b, nb, err := closedLoop(load, urlFor("bare"), c.workers, dur)
 		if err != nil {
 			return err
 		}
 		c1 := cpuTime()
-		gv, ng, err := closedLoop(client, urlFor("governed"), c.workers, dur)
+		gv, ng, err := closedLoop(load, urlFor("governed"), c.workers, dur)
 		if err != nil {
 			return err
 		}
@@ -250,7 +260,7 @@ func run(ctx context.Context, c config) error {
 	}
 	bare, gov := maxOf(bareRates), maxOf(govRates)
 	half := gov / 2
-	lat, achieved, err := openLoop(client, urlFor("governed"), half, dur*2)
+	lat, achieved, err := openLoop(load, urlFor("governed"), half, dur*2)
 	if err != nil {
 		return err
 	}
@@ -387,7 +397,7 @@ func check(client *http.Client, base string) error {
 
 // closedLoop runs workers that each send the next request when the last
 // answers, for d, and returns calls per second and the number of calls.
-func closedLoop(client *http.Client, next func(*rand.Rand) string, workers int, d time.Duration) (float64, int64, error) {
+func closedLoop(client *loadClient, next func(*rand.Rand) string, workers int, d time.Duration) (float64, int64, error) {
 	var n, fails atomic.Int64
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -398,7 +408,7 @@ func closedLoop(client *http.Client, next func(*rand.Rand) string, workers int, 
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, 1))
 			for time.Now().Before(deadline) {
-				if err := get(client, next(rng)); err != nil {
+				if err := client.get(next(rng)); err != nil {
 					fails.Add(1)
 					continue
 				}
@@ -416,7 +426,7 @@ func closedLoop(client *http.Client, next func(*rand.Rand) string, workers int, 
 // openLoop offers rate calls per second for d (arrivals on a fixed
 // schedule, independent of answers) and returns each call's latency,
 // measured from its scheduled time so queueing counts.
-func openLoop(client *http.Client, next func(*rand.Rand) string, rate float64, d time.Duration) ([]time.Duration, float64, error) {
+func openLoop(client *loadClient, next func(*rand.Rand) string, rate float64, d time.Duration) ([]time.Duration, float64, error) {
 	total := int(rate * d.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	lat := make([]time.Duration, total)
@@ -436,7 +446,7 @@ func openLoop(client *http.Client, next func(*rand.Rand) string, rate float64, d
 		go func(i int, at time.Time) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := get(client, u); err != nil {
+			if err := client.get(u); err != nil {
 				fails.Add(1)
 			}
 			lat[i] = time.Since(at)
@@ -447,19 +457,6 @@ func openLoop(client *http.Client, next func(*rand.Rand) string, rate float64, d
 		return nil, 0, fmt.Errorf("%d failed calls", f)
 	}
 	return lat, float64(total) / time.Since(start).Seconds(), nil
-}
-
-func get(client *http.Client, u string) error {
-	res, err := client.Get(u)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		return fmt.Errorf("status %d", res.StatusCode)
-	}
-	return nil
 }
 
 func pct(ds []time.Duration, q float64) time.Duration {
