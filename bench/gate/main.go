@@ -48,6 +48,7 @@ import (
 )
 
 type config struct {
+	rate     float64
 	seconds  float64
 	workers  int
 	rows     int
@@ -68,6 +69,7 @@ func main() {
 	flag.IntVar(&c.idle, "idle-conns", 0, "database/sql idle connections kept (0: the store's default); diagnosis of connection churn")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.StringVar(&c.profGov, "profile-governed", "", "only run the governed closed loop, with a CPU profile written to this file, and print the calls made (diagnosis: profile seconds / calls = cost per call)")
+	flag.Float64Var(&c.rate, "rate", 0, "only run the open loop, offering this many governed calls a second (diagnosis of latency)")
 	flag.BoolVar(&c.timeline, "timeline", false, "print the half-load run's worst latency per 250 ms (diagnosis of stalls)")
 	flag.Parse()
 	if *prof != "" {
@@ -239,6 +241,21 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 		fmt.Printf("governed only: %d calls, %.0f calls/s, CPU %.0f µs a call\n", n, rate, float64((cpuTime()-c0).Microseconds())/float64(n))
+		return nil
+	}
+	if c.rate > 0 {
+		c0, t0 := cpuTime(), time.Now()
+		lat, achieved, err := openLoop(load, urlFor("governed"), c.rate, dur)
+		if err != nil {
+			return err
+		}
+		cpu := cpuTime() - c0
+		fmt.Printf("CPU %.0f µs a call, %.0f%% of the two cores\n", float64(cpu.Microseconds())/float64(len(lat)), 100*cpu.Seconds()/time.Since(t0).Seconds()/2)
+		if c.timeline {
+			printTimeline(lat, c.rate)
+		}
+		fmt.Printf("%.0f calls/s offered, %.0f achieved: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			c.rate, achieved, ms(pct(lat, 0.5)), ms(pct(lat, 0.9)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
 		return nil
 	}
 	var bareRates, govRates []float64

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,21 +15,37 @@ import (
 )
 
 // recorder commits deliveries' ledger events and rows in group commits: a
-// request hands its record to a committer and waits until the transaction
-// that holds it has committed, so no data leaves before its record exists
-// (R-SEC-2), while one transaction carries the records of many concurrent
-// calls. This is what lets the governed path keep up with a bare handler
-// on SQLite's single writer.
+// request hands its record over and waits until the transaction that holds
+// it has committed, so no data leaves before its record exists (R-SEC-2),
+// while one transaction carries the records of many concurrent calls. This
+// is what lets the governed path keep up with a bare handler on SQLite's
+// single writer.
+//
+// There is no committer goroutine: a caller that finds no commit running
+// commits the queue itself (it leads), and one that finds a commit running
+// queues its record and waits. When a leader is done and records are
+// waiting, it passes the baton to whichever waiting caller runs first.
+// With a committer goroutine every call waited for two goroutine wake-ups
+// (the committer's, then its own); under load on two cores each wake-up
+// waited behind runnable calls, and those waits, not the commits, made the
+// governed p99 at half load.
 type recorder struct {
-	s      *Service
-	ch     chan *recordJob
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	closed sync.Once
+	s *Service
+	// leaders is how many commits may run at once: 1 on SQLite, which has
+	// one writer anyway, more on PostgreSQL.
+	maxLeaders int
+
+	mu      sync.Mutex
+	queue   []*recordJob
+	leaders int // commits running, and batons passed but not yet taken
+	closed  bool
+	// baton hands leadership to a waiting caller.
+	baton chan struct{}
+
 	// preparing counts deliveries being decided and rendered: records
-	// that will reach the committer shortly.
+	// that will reach the queue shortly.
 	preparing atomic.Int64
-	// conn is SQLite's committer's own connection (nil: the pool), so its
+	// conn is SQLite's leader's own connection (nil: the pool), so its
 	// page cache survives from one group commit to the next.
 	conn *sql.Conn
 }
@@ -42,31 +59,45 @@ type recordJob struct {
 const maxBatch = 256
 
 func newRecorder(s *Service, d store.Dialect) *recorder {
-	r := &recorder{s: s, ch: make(chan *recordJob, 4*maxBatch), quit: make(chan struct{})}
-	workers := 1 // SQLite has one writer
+	r := &recorder{s: s, maxLeaders: 1}
 	if d == store.Postgres {
-		workers = 4
+		r.maxLeaders = 4
 	} else if conn, err := s.db.Conn(context.Background()); err == nil {
 		r.conn = conn
 	}
-	for i := 0; i < workers; i++ {
-		r.wg.Add(1)
-		go r.run()
-	}
+	r.baton = make(chan struct{}, r.maxLeaders)
 	return r
 }
 
 var errClosed = errors.New("gate: closed")
 
+// close refuses new records and waits (at most closeWait) for the queued
+// ones to be committed.
 func (r *recorder) close() {
-	r.closed.Do(func() { close(r.quit) })
-	r.wg.Wait()
-	if r.conn != nil {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	deadline := time.Now().Add(closeWait)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		idle := r.leaders == 0 && len(r.queue) == 0
+		r.mu.Unlock()
+		if idle {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil && r.leaders == 0 {
 		_ = r.conn.Close()
+		r.conn = nil
 	}
 }
 
-// inTx runs fn in a write transaction on the committer's connection, or on
+const closeWait = 5 * time.Second
+
+// inTx runs fn in a write transaction on the leader's connection, or on
 // the pool when it has none or the connection has failed.
 func (r *recorder) inTx(ctx context.Context, fn func(tx *store.Tx) error) error {
 	if r.conn == nil {
@@ -81,25 +112,34 @@ func (r *recorder) inTx(ctx context.Context, fn func(tx *store.Tx) error) error 
 	return err
 }
 
+// submit queues j and returns when the transaction holding it has
+// committed (or failed). Once queued, a record is waited for even if ctx
+// ends: it may already be committed.
 func (r *recorder) submit(ctx context.Context, j *recordJob) error {
-	j.done = make(chan error, 1)
-	select {
-	case r.ch <- j:
-	case <-r.quit:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-j.done:
+	if err := ctx.Err(); err != nil {
 		return err
-	case <-r.quit:
-		// The committer may still finish it; wait a little for its answer.
+	}
+	j.done = make(chan error, 1)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return errClosed
+	}
+	r.queue = append(r.queue, j)
+	lead := r.leaders < r.maxLeaders
+	if lead {
+		r.leaders++
+	}
+	r.mu.Unlock()
+	if lead {
+		r.lead()
+	}
+	for {
 		select {
 		case err := <-j.done:
 			return err
-		case <-time.After(5 * time.Second):
-			return errClosed
+		case <-r.baton:
+			r.lead()
 		}
 	}
 }
@@ -120,77 +160,53 @@ func (r *recorder) recordEvent(ctx context.Context, e ledger.Event) error {
 	return r.submit(ctx, &recordJob{ev: &ev})
 }
 
-// maxLinger bounds how long the committer holds a group open for
-// deliveries still being prepared. A commit has a fixed cost (the write
-// lock, the tree's state, WAL frames, a signature) that dwarfs one
-// record's: at a few thousand calls a second, groups that closed as soon as
-// the queue was empty held three or four records, and those fixed costs
-// were a fifth of a governed call. The committer waits only while another
-// delivery is being prepared, so a lone caller never waits, and at most
-// maxLinger; 1 ms gave groups of ten to twenty here and cut the
-// recorder's CPU a call by 40%.
-const maxLinger = time.Millisecond
-
-// lingerPoll is how often a lingering committer looks again at the count of
-// deliveries being prepared when no record arrives.
-const lingerPoll = 100 * time.Microsecond
-
-func (r *recorder) run() {
-	defer r.wg.Done()
-	batch := make([]*recordJob, 0, maxBatch)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		batch = batch[:0]
-		select {
-		case j := <-r.ch:
-			batch = append(batch, j)
-		case <-r.quit:
-			r.drain()
-			return
-		}
-		batch = r.gather(batch)
+// lead commits one group: what is queued now, and what arrives while
+// other deliveries are still being prepared (see maxLinger). Then it
+// passes the baton if records are waiting, or steps down.
+func (r *recorder) lead() {
+	batch := r.take(nil)
+	if len(batch) > 0 {
 		deadline := time.Now().Add(maxLinger)
-		for len(batch) < maxBatch && r.preparing.Load() > 0 {
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				break
-			}
-			timer.Reset(min(wait, lingerPoll))
-			select {
-			case j := <-r.ch:
-				batch = r.gather(append(batch, j))
-			case <-timer.C:
-			}
-			timer.Stop()
+		for len(batch) < maxBatch && r.preparing.Load() >= lingerAbove && time.Now().Before(deadline) {
+			// Let the calls being prepared run and queue.
+			runtime.Gosched()
+			batch = r.take(batch)
 		}
 		r.commit(batch)
 	}
+	r.mu.Lock()
+	if len(r.queue) > 0 {
+		r.mu.Unlock()
+		r.baton <- struct{}{} // never blocks: one slot per leader
+		return
+	}
+	r.leaders--
+	r.mu.Unlock()
 }
 
-// gather adds the records already waiting, without blocking.
-func (r *recorder) gather(batch []*recordJob) []*recordJob {
-	for len(batch) < maxBatch {
-		select {
-		case j := <-r.ch:
-			batch = append(batch, j)
-		default:
-			return batch
-		}
-	}
+// take moves queued records, up to maxBatch in all, onto batch.
+func (r *recorder) take(batch []*recordJob) []*recordJob {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := min(len(r.queue), maxBatch-len(batch))
+	batch = append(batch, r.queue[:n]...)
+	rest := copy(r.queue, r.queue[n:])
+	clear(r.queue[rest:])
+	r.queue = r.queue[:rest]
 	return batch
 }
 
-func (r *recorder) drain() {
-	for {
-		select {
-		case j := <-r.ch:
-			r.commit([]*recordJob{j})
-		default:
-			return
-		}
-	}
-}
+// maxLinger bounds how long a leader holds its group open for deliveries
+// still being prepared, and lingerAbove is how many must be in preparation
+// for it to wait at all. A commit has a fixed cost (the write lock, the
+// tree's state, WAL frames, a signature) that dwarfs one record's: at
+// saturation, groups of ten to twenty instead of three or four cut the
+// recorder's CPU a call by 40%. Below saturation few calls are in
+// preparation at once, and a leader commits at once.
+const (
+	maxLinger   = time.Millisecond
+	lingerAbove = 4
+)
 
 func (r *recorder) commit(batch []*recordJob) {
 	ctx := context.Background()
