@@ -165,7 +165,7 @@ func decodeCursor(c string) (string, error) {
 // and returned as an *apperr.Error whose message is the reason. The caller
 // writes the delivery with WriteTo and must Close it.
 func (s *Service) Deliver(ctx context.Context, req Request) (*Delivery, error) {
-	// The committer holds its group open for deliveries being prepared;
+	// A leading call holds its group open for deliveries being prepared;
 	// a refusal stops counting before it waits for its own record.
 	s.rec.preparing.Add(1)
 	counted := true
