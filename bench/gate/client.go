@@ -83,7 +83,13 @@ func (c *loadConn) roundTrip(path string, reqHd []byte) error {
 	if _, err := c.c.Write(c.wb); err != nil {
 		return err
 	}
-	status, err := c.br.ReadSlice('\n')
+	return readAnswer(c.br)
+}
+
+// readAnswer reads one HTTP/1.1 answer from br, discarding its body, and
+// fails unless it is a 200 with a Content-Length.
+func readAnswer(br *bufio.Reader) error {
+	status, err := br.ReadSlice('\n')
 	if err != nil {
 		return err
 	}
@@ -93,7 +99,7 @@ func (c *loadConn) roundTrip(path string, reqHd []byte) error {
 	code := string(status[9:12])
 	n := -1
 	for {
-		line, err := c.br.ReadSlice('\n')
+		line, err := br.ReadSlice('\n')
 		if err != nil {
 			return err
 		}
@@ -101,7 +107,7 @@ func (c *loadConn) roundTrip(path string, reqHd []byte) error {
 			break
 		}
 		if len(line) > len(contentLength) && bytes.EqualFold(line[:len(contentLength)], contentLength) {
-			if n, err = strconv.Atoi(string(bytes.TrimSpace(line[len(contentLength):]))); err != nil {
+			if n, err = strconv.Atoi(string(bytes.TrimSpace(line[len(contentLength):]))); err != nil || n < 0 {
 				return fmt.Errorf("bad Content-Length %q", line)
 			}
 		}
@@ -109,7 +115,7 @@ func (c *loadConn) roundTrip(path string, reqHd []byte) error {
 	if n < 0 {
 		return fmt.Errorf("status %s: no Content-Length", code)
 	}
-	if _, err := c.br.Discard(n); err != nil {
+	if _, err := br.Discard(n); err != nil {
 		return err
 	}
 	if code != "200" {
