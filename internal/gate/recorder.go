@@ -31,7 +31,7 @@ import (
 // governed p99 at half load.
 type recorder struct {
 	s *Service
-	// leaders is how many commits may run at once: 1 on SQLite, which has
+	// maxLeaders is how many commits may run at once: 1 on SQLite, which has
 	// one writer anyway, more on PostgreSQL.
 	maxLeaders int
 
