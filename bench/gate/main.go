@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -31,7 +30,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -150,7 +148,9 @@ func run(ctx context.Context, c config) error {
 	}
 
 	mux := http.NewServeMux()
+	var served handlerTimes
 	mux.HandleFunc("GET /governed", func(w http.ResponseWriter, r *http.Request) {
+		defer served.since(time.Now())
 		d, err := g.Deliver(r.Context(), gate.Request{Principal: p, ResourceID: res.ID, Cursor: r.URL.Query().Get("cursor"), Limit: 100})
 		if err != nil {
 			http.Error(w, err.Error(), 500)
@@ -204,27 +204,24 @@ func run(ctx context.Context, c config) error {
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
-	load := newLoadClient(ln.Addr().String())
-	defer load.close()
 
 	// Sanity: the governed answer has 100 masked rows.
 	if err := check(client, base); err != nil {
 		return err
 	}
-	dur := time.Duration(c.seconds * float64(time.Second))
-	urlFor := func(path string) func(*rand.Rand) string {
-		return func(rng *rand.Rand) string {
-			k := fmt.Sprintf("%08d", rng.IntN(max(c.rows-100, 1)))
-			if path == "governed" {
-				return "/governed?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(k))
-			}
-			return "/bare?after=" + k
-		}
+	// load runs a closed loop (workers > 0) or an open loop (rate > 0) on
+	// path and returns what it measured, with the server's CPU time.
+	load := func(path string, workers int, rate, seconds float64) (loadResult, time.Duration, error) {
+		c0 := cpuTime()
+		res, err := doLoad(loadSpec{Addr: ln.Addr().String(), Path: path, Rows: c.rows, Seconds: seconds, Workers: workers, Rate: rate})
+		return res, cpuTime() - c0, err
 	}
+	perCall := func(d time.Duration, n int64) float64 { return float64(d.Microseconds()) / float64(max(n, 1)) }
 	// Interleave to share the machine's state: bare, governed, bare, governed.
-	// CPU time per call (the whole process: server, client, ledger) is
-	// printed beside throughput: on a busy machine it moves much less than
-	// calls per second do, so it shows what a change did.
+	// CPU time per call (the whole process: server, load generator,
+	// ledger) is printed beside
+	// throughput: on a busy machine it moves much less than calls per
+	// second do, so it shows what a change did.
 	if c.profGov != "" {
 		f, err := os.Create(c.profGov)
 		if err != nil {
@@ -234,53 +231,53 @@ func run(ctx context.Context, c config) error {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-		c0 := cpuTime()
-		rate, n, err := closedLoop(load, urlFor("governed"), c.workers, dur)
+		res, cpu, err := load("governed", c.workers, 0, c.seconds)
 		pprof.StopCPUProfile()
 		if err != nil {
 			return err
 		}
-		fmt.Printf("governed only: %d calls, %.0f calls/s, CPU %.0f µs a call\n", n, rate, float64((cpuTime()-c0).Microseconds())/float64(n))
+		fmt.Printf("governed only: %d calls, %.0f calls/s, CPU %.0f µs a call\n", res.Calls, res.PerSec, perCall(cpu, res.Calls))
 		return nil
 	}
 	if c.rate > 0 {
-		c0, t0 := cpuTime(), time.Now()
-		lat, achieved, err := openLoop(load, urlFor("governed"), c.rate, dur)
+		t0 := time.Now()
+		served.start()
+		res, cpu, err := load("governed", 0, c.rate, c.seconds)
 		if err != nil {
 			return err
 		}
-		cpu := cpuTime() - c0
-		fmt.Printf("CPU %.0f µs a call, %.0f%% of the two cores\n", float64(cpu.Microseconds())/float64(len(lat)), 100*cpu.Seconds()/time.Since(t0).Seconds()/2)
+		fmt.Printf("CPU %.0f µs a call, %.0f%% of the two cores\n", perCall(cpu, res.Calls), 100*cpu.Seconds()/time.Since(t0).Seconds()/2)
 		if c.timeline {
-			printTimeline(lat, c.rate)
+			printTimeline(res.Latency, c.rate)
 		}
+		lat := res.Latency
 		fmt.Printf("%.0f calls/s offered, %.0f achieved: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-			c.rate, achieved, ms(pct(lat, 0.5)), ms(pct(lat, 0.9)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+			c.rate, res.PerSec, ms(pct(lat, 0.5)), ms(pct(lat, 0.9)), ms(pct(lat, 0.99)), ms(pct(lat, 1)))
+		fmt.Println(latencyParts(served.stop(), res.Lag))
 		return nil
 	}
 	var bareRates, govRates []float64
 	var bareCPU, govCPU []float64
 	for i := 0; i < 2; i++ {
-		c0 := cpuTime()
-		b, nb, err := closedLoop(load, urlFor("bare"), c.workers, dur)
+		b, bcpu, err := load("bare", c.workers, 0, c.seconds)
 		if err != nil {
 			return err
 		}
-		c1 := cpuTime()
-		gv, ng, err := closedLoop(load, urlFor("governed"), c.workers, dur)
+		gv, gcpu, err := load("governed", c.workers, 0, c.seconds)
 		if err != nil {
 			return err
 		}
-		c2 := cpuTime()
-		bareRates, govRates = append(bareRates, b), append(govRates, gv)
-		bareCPU, govCPU = append(bareCPU, float64((c1-c0).Microseconds())/float64(nb)), append(govCPU, float64((c2-c1).Microseconds())/float64(ng))
+		bareRates, govRates = append(bareRates, b.PerSec), append(govRates, gv.PerSec)
+		bareCPU, govCPU = append(bareCPU, perCall(bcpu, b.Calls)), append(govCPU, perCall(gcpu, gv.Calls))
 	}
 	bare, gov := maxOf(bareRates), maxOf(govRates)
 	half := gov / 2
-	lat, achieved, err := openLoop(load, urlFor("governed"), half, dur*2)
+	served.start()
+	hl, _, err := load("governed", 0, half, 2*c.seconds)
 	if err != nil {
 		return err
 	}
+	lat, achieved := hl.Latency, hl.PerSec
 	p50, p99 := pct(lat, 0.50), pct(lat, 0.99)
 	if c.timeline {
 		printTimeline(lat, half)
@@ -295,6 +292,7 @@ func run(ctx context.Context, c config) error {
 	fmt.Printf("governed max throughput: %.0f calls/s (target ≥ 5000) %s\n", gov, okMark(gov >= 5000))
 	fmt.Printf("at half load (%.0f calls/s offered, %.0f achieved): p50 %.2f ms, p99 %.2f ms (target p99 < 20 ms) %s\n",
 		half, achieved, ms(p50), ms(p99), okMark(p99 < 20*time.Millisecond))
+	fmt.Println("  " + latencyParts(served.stop(), hl.Lag))
 	fmt.Printf("vs X-Road's published ~110 calls/s on 32 cores: %.0fx (target 40x)\n", gov/110)
 	// Every governed call is in the ledger.
 	if _, err := led.Integrate(ctx); err != nil {
@@ -412,68 +410,42 @@ func check(client *http.Client, base string) error {
 	return nil
 }
 
-// closedLoop runs workers that each send the next request when the last
-// answers, for d, and returns calls per second and the number of calls.
-func closedLoop(client *loadClient, next func(*rand.Rand) string, workers int, d time.Duration) (float64, int64, error) {
-	var n, fails atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(seed uint64) {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, 1))
-			for time.Now().Before(deadline) {
-				if err := client.get(next(rng)); err != nil {
-					fails.Add(1)
-					continue
-				}
-				n.Add(1)
-			}
-		}(uint64(w))
-	}
-	wg.Wait()
-	if f := fails.Load(); f > 0 {
-		return 0, f, fmt.Errorf("%d failed calls", f)
-	}
-	return float64(n.Load()) / time.Since(start).Seconds(), n.Load(), nil
+// handlerTimes collects the governed handler's own durations while on: the
+// server's part of a call's latency, without the network and the load
+// generator.
+type handlerTimes struct {
+	mu sync.Mutex
+	on bool
+	ds []time.Duration
 }
 
-// openLoop offers rate calls per second for d (arrivals on a fixed
-// schedule, independent of answers) and returns each call's latency,
-// measured from its scheduled time so queueing counts.
-func openLoop(client *loadClient, next func(*rand.Rand) string, rate float64, d time.Duration) ([]time.Duration, float64, error) {
-	total := int(rate * d.Seconds())
-	interval := time.Duration(float64(time.Second) / rate)
-	lat := make([]time.Duration, total)
-	var fails atomic.Int64
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 512) // bounds in-flight calls
-	rng := rand.New(rand.NewPCG(42, 42))
-	start := time.Now()
-	for i := 0; i < total; i++ {
-		at := start.Add(time.Duration(i) * interval)
-		if wait := time.Until(at); wait > 0 {
-			time.Sleep(wait)
-		}
-		u := next(rng)
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int, at time.Time) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := client.get(u); err != nil {
-				fails.Add(1)
-			}
-			lat[i] = time.Since(at)
-		}(i, at)
+func (h *handlerTimes) start() {
+	h.mu.Lock()
+	h.on, h.ds = true, h.ds[:0]
+	h.mu.Unlock()
+}
+
+func (h *handlerTimes) stop() []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.on = false
+	return h.ds
+}
+
+func (h *handlerTimes) since(t time.Time) {
+	d := time.Since(t)
+	h.mu.Lock()
+	if h.on {
+		h.ds = append(h.ds, d)
 	}
-	wg.Wait()
-	if f := fails.Load(); f > 0 {
-		return nil, 0, fmt.Errorf("%d failed calls", f)
-	}
-	return lat, float64(total) / time.Since(start).Seconds(), nil
+	h.mu.Unlock()
+}
+
+// latencyParts says how much of an open loop's latency was the server's
+// handler and how much the load generator's lateness in sending.
+func latencyParts(handler, lag []time.Duration) string {
+	return fmt.Sprintf("of which the handler: p50 %.2f ms, p99 %.2f ms; the load generator's lateness: p50 %.2f ms, p99 %.2f ms",
+		ms(pct(handler, 0.5)), ms(pct(handler, 0.99)), ms(pct(lag, 0.5)), ms(pct(lag, 0.99)))
 }
 
 func pct(ds []time.Duration, q float64) time.Duration {
