@@ -331,6 +331,10 @@ func (l *Ledger) integrateBatch(ctx context.Context, conn *sql.Conn, stmts *stmt
 		if k, err := res.RowsAffected(); err != nil || k != 1 {
 			return fmt.Errorf("ledger: tree state moved under the integrator (%d rows, %v)", k, err)
 		}
+		// Integration runs in batches already: index them at once.
+		if err := indexAll(ctx, tx, int64(newSize)); err != nil {
+			return err
+		}
 		size, n = newSize, len(b.pending)
 		return nil
 	})
@@ -642,6 +646,7 @@ func (l *Ledger) Run(ctx context.Context) error {
 		batchTimer   <-chan time.Time
 		pendingToSig bool
 		due          = true
+		lastSize     uint64
 	)
 	if cp, err := l.LatestCheckpoint(ctx); err == nil {
 		signedSize, haveSigned = cp.Size, true
@@ -663,6 +668,15 @@ func (l *Ledger) Run(ctx context.Context) error {
 				if !haveSigned || size > signedSize {
 					pendingToSig = true
 				}
+			}
+			if err == nil {
+				// Appends have paused: index the tail they left.
+				if size == lastSize {
+					if _, err := l.IndexTail(ctx); err != nil && ctx.Err() == nil {
+						l.opts.Log.ErrorContext(ctx, "ledger: index entries", "err", err)
+					}
+				}
+				lastSize = size
 			}
 		}
 		if pendingToSig && signTimer == nil {

@@ -42,6 +42,47 @@ func (l *Ledger) Query(ctx context.Context, f Filter) ([]Entry, string, error) {
 	if limit > 1000 {
 		limit = 1000
 	}
+	if f.Subject != "" && !IsSubjectHash(f.Subject) {
+		return nil, "", apperr.Invalidf("ledger.bad_subject", "subject", "数据主体须以其标识哈希查询", "query a data subject by its subject hash")
+	}
+	if f.Action != "" && !f.Action.Valid() {
+		return nil, "", apperr.Invalidf("ledger.bad_action", "action", "未知的处理行为 %s", "unknown action %s", f.Action)
+	}
+	before := int64(-1)
+	if f.After != "" {
+		c, err := strconv.ParseUint(f.After, 10, 63)
+		if err != nil {
+			return nil, "", errBadCursor.At("cursor")
+		}
+		before = int64(c)
+	}
+	indexed := f.ResourceID != "" || f.OrgID != "" || f.GrantID != "" || f.ActorID != "" || f.Action != "" || !f.Since.IsZero() || !f.Until.IsZero()
+	if !indexed {
+		// By seq alone (and subject, indexed at append): no split.
+		out, err := l.queryPart(ctx, "e", f, -1, before, limit+1)
+		return page(out, limit, err)
+	}
+	// The unindexed tail first (its entries are the newest), then the
+	// indexed entries below it, read through ledger_entry_index. upto is
+	// read once: entries below it stay indexed, so the two reads neither
+	// miss nor repeat an entry whatever commits in between.
+	upto, err := indexedUpTo(ctx, l.db)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := l.queryPart(ctx, "e", f, upto, before, limit+1)
+	if err != nil || len(out) > limit {
+		return page(out, limit, err)
+	}
+	rest, err := l.queryPart(ctx, "i", f, upto, before, limit+1-len(out))
+	return page(append(out, rest...), limit, err)
+}
+
+// queryPart reads, newest first, at most n entries that f selects: on "e",
+// from ledger_entries with seq >= upto (all of them when upto < 0); on "i",
+// through ledger_entry_index, with seq < upto. before > 0 keeps seq below
+// it (the page cursor).
+func (l *Ledger) queryPart(ctx context.Context, on string, f Filter, upto, before int64, n int) ([]Entry, error) {
 	var (
 		where []string
 		args  []any
@@ -51,43 +92,42 @@ func (l *Ledger) Query(ctx context.Context, f Filter) ([]Entry, string, error) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	from := `ledger_entries e`
+	if on == "i" {
+		from = `ledger_entry_index i JOIN ledger_entries e ON e.seq = i.seq`
+	}
 	if f.Subject != "" {
-		if !IsSubjectHash(f.Subject) {
-			return nil, "", apperr.Invalidf("ledger.bad_subject", "subject", "数据主体须以其标识哈希查询", "query a data subject by its subject hash")
-		}
-		from += ` JOIN ledger_entry_subjects s ON s.seq = e.seq AND s.subject = ` + arg(f.Subject)
+		from += ` JOIN ledger_entry_subjects s ON s.seq = ` + on + `.seq AND s.subject = ` + arg(f.Subject)
 	}
 	for _, c := range []struct{ col, v string }{
 		{"resource_id", f.ResourceID}, {"org_id", f.OrgID}, {"grant_id", f.GrantID}, {"actor_id", f.ActorID}, {"action", string(f.Action)},
 	} {
 		if c.v != "" {
-			where = append(where, "e."+c.col+" = "+arg(c.v))
+			where = append(where, on+"."+c.col+" = "+arg(c.v))
 		}
-	}
-	if f.Action != "" && !f.Action.Valid() {
-		return nil, "", apperr.Invalidf("ledger.bad_action", "action", "未知的处理行为 %s", "unknown action %s", f.Action)
 	}
 	if !f.Since.IsZero() {
-		where = append(where, "e.time >= "+arg(store.Micros(f.Since)))
+		where = append(where, on+".time >= "+arg(store.Micros(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "e.time < "+arg(store.Micros(f.Until)))
+		where = append(where, on+".time < "+arg(store.Micros(f.Until)))
 	}
-	if f.After != "" {
-		c, err := strconv.ParseUint(f.After, 10, 63)
-		if err != nil {
-			return nil, "", errBadCursor.At("cursor")
-		}
-		where = append(where, "e.seq < "+arg(int64(c)))
+	switch {
+	case on == "i":
+		where = append(where, "i.seq < "+arg(upto))
+	case upto >= 0:
+		where = append(where, "e.seq >= "+arg(upto))
+	}
+	if before >= 0 {
+		where = append(where, on+".seq < "+arg(before))
 	}
 	q := `SELECT e.seq, e.leaf_hash, e.body FROM ` + from
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY e.seq DESC LIMIT ` + arg(limit+1)
+	q += ` ORDER BY ` + on + `.seq DESC LIMIT ` + arg(n)
 	rows, err := l.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("ledger: query: %w", err)
+		return nil, fmt.Errorf("ledger: query: %w", err)
 	}
 	defer rows.Close()
 	var out []Entry
@@ -97,17 +137,25 @@ func (l *Ledger) Query(ctx context.Context, f Filter) ([]Entry, string, error) {
 			leaf, body []byte
 		)
 		if err := rows.Scan(&seq, &leaf, &body); err != nil {
-			return nil, "", fmt.Errorf("ledger: query: %w", err)
+			return nil, fmt.Errorf("ledger: query: %w", err)
 		}
 		e, err := DecodeEntry(body)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		e.LeafHash = leaf
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("ledger: query: %w", err)
+		return nil, fmt.Errorf("ledger: query: %w", err)
+	}
+	return out, nil
+}
+
+// page cuts out to limit entries and returns the next page's cursor.
+func page(out []Entry, limit int, err error) ([]Entry, string, error) {
+	if err != nil {
+		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {

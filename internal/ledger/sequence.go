@@ -59,8 +59,9 @@ func newSequencer(ctx context.Context, db *store.DB) (*sequencer, error) {
 	return s, nil
 }
 
-// The tree's state and whether anything is still queued, in one read.
-const sequenceReadSQL = `SELECT size, compact, EXISTS (SELECT 1 FROM ledger_pending) FROM ledger_tree WHERE id = 1`
+// The tree's state, whether anything is still queued and how far the
+// entries are indexed, in one read.
+const sequenceReadSQL = `SELECT size, compact, EXISTS (SELECT 1 FROM ledger_pending), (SELECT upto FROM ledger_index_state WHERE id = 1) FROM ledger_tree WHERE id = 1`
 
 const sequenceUpdateSQL = `UPDATE ledger_tree SET size = ?, root = ?, compact = ?, updated_at = ? WHERE id = 1 AND size = ?`
 
@@ -103,8 +104,9 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 		size   int64
 		comp   []byte
 		queued bool
+		upto   int64
 	)
-	if err := tx.StmtContext(ctx, read).QueryRowContext(ctx).Scan(&size, &comp, &queued); err != nil {
+	if err := tx.StmtContext(ctx, read).QueryRowContext(ctx).Scan(&size, &comp, &queued, &upto); err != nil {
 		return fmt.Errorf("ledger: read tree state: %w", err)
 	}
 	if queued {
@@ -148,6 +150,9 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 	if k, err := res.RowsAffected(); err != nil || k != 1 {
 		// Only a transaction without the write lock could see this.
 		return fmt.Errorf("ledger: tree state moved under the sequencer (%d rows, %v)", k, err)
+	}
+	if newSize := size + int64(len(bodies)); newSize-upto >= indexBatch {
+		return indexEntries(ctx, tx, upto, newSize)
 	}
 	return nil
 }

@@ -220,7 +220,9 @@ type VerifyOptions struct {
 
 // Verify recomputes the Merkle tree from the stored entries and checks, in
 // one pass: the sequence (0, 1, 2, … with no gap), each body against its
-// leaf hash and its seq, the indexed columns against the body, the tree
+// leaf hash and its seq, the indexed columns against the body, the index
+// (ledger_entry_index) against the entries, so that no entry is hidden
+// from queries, the tree
 // state against the recomputed root, and every stored checkpoint's signature
 // and root against the recomputed tree (R-SEC-2, R-SEC-13, R-SHR-8). It
 // returns an error only when the store cannot be read; mismatches are in the
@@ -253,6 +255,11 @@ func Verify(ctx context.Context, db *store.DB, opts ...VerifyOptions) (Report, e
 		rep.TreeSize = st.size
 	}
 
+	idx, err := openIndexReader(ctx, db)
+	if err != nil {
+		return rep, err
+	}
+	defer idx.close()
 	rows, err := db.QueryContext(ctx, `SELECT seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id FROM ledger_entries ORDER BY seq`)
 	if err != nil {
 		return rep, fmt.Errorf("ledger: read entries: %w", err)
@@ -268,6 +275,7 @@ func Verify(ctx context.Context, db *store.DB, opts ...VerifyOptions) (Report, e
 			return rep, fmt.Errorf("ledger: read entries: %w", err)
 		}
 		v.entry(uint64(seq), leaf, body, &c)
+		idx.entry(&rep, seq, &c)
 		if o.Progress != nil && rep.Entries%4096 == 0 {
 			o.Progress(rep.Entries, rep.TreeSize)
 		}
@@ -277,6 +285,9 @@ func Verify(ctx context.Context, db *store.DB, opts ...VerifyOptions) (Report, e
 	}
 	if err := rows.Err(); err != nil {
 		return rep, fmt.Errorf("ledger: read entries: %w", err)
+	}
+	if err := idx.finish(&rep); err != nil {
+		return rep, err
 	}
 	v.finish()
 	if st.rng != nil {
@@ -321,3 +332,75 @@ func (r Report) Err() error {
 	}
 	return errors.New(r.Summary())
 }
+
+// indexReader walks ledger_entry_index beside the entries: every entry
+// below upto must have its row, with the entry's columns, and no row may
+// lack an entry. An entry missing from the index is one that queries by
+// resource, org, grant, actor, action or time would never show.
+type indexReader struct {
+	upto int64
+	rows *sql.Rows
+	have bool
+	seq  int64
+	cols entryCols
+	err  error
+}
+
+func openIndexReader(ctx context.Context, db *store.DB) (*indexReader, error) {
+	upto, err := indexedUpTo(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT seq, time, action, actor_id, org_id, resource_id, grant_id FROM ledger_entry_index WHERE seq < $1 ORDER BY seq`, upto)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read index: %w", err)
+	}
+	x := &indexReader{upto: upto, rows: rows}
+	x.next()
+	return x, nil
+}
+
+func (x *indexReader) next() {
+	x.have = x.err == nil && x.rows.Next()
+	if x.have {
+		x.cols = entryCols{haveCols: true}
+		x.err = x.rows.Scan(&x.seq, &x.cols.time, &x.cols.action, &x.cols.actorID, &x.cols.orgID, &x.cols.resourceID, &x.cols.grantID)
+		x.have = x.err == nil
+	}
+}
+
+// entry checks the index row of the entry seq, whose stored columns are c
+// (Verify checks c against the body).
+func (x *indexReader) entry(rep *Report, seq int64, c *entryCols) {
+	for x.have && x.seq < seq {
+		rep.badEntry(uint64(x.seq), "the index has a row for it but the log has no such entry")
+		x.next()
+	}
+	if seq >= x.upto {
+		return
+	}
+	if !x.have || x.seq != seq {
+		rep.badEntry(uint64(seq), "missing from the index: queries by resource, org, grant, actor, action or time would not show it")
+		return
+	}
+	if x.cols != *c {
+		rep.badEntry(uint64(seq), "its index row does not match it: queries would show it under other values")
+	}
+	x.next()
+}
+
+func (x *indexReader) finish(rep *Report) error {
+	for x.have {
+		rep.badEntry(uint64(x.seq), "the index has a row for it but the log has no such entry")
+		x.next()
+	}
+	if x.err == nil {
+		x.err = x.rows.Err()
+	}
+	if x.err != nil {
+		return fmt.Errorf("ledger: read index: %w", x.err)
+	}
+	return nil
+}
+
+func (x *indexReader) close() { _ = x.rows.Close() }

@@ -20,11 +20,13 @@ func dropAppendOnly(t *testing.T, db *store.DB) {
 	stmts := []string{
 		`DROP TRIGGER ledger_entries_no_update`, `DROP TRIGGER ledger_entries_no_delete`,
 		`DROP TRIGGER ledger_checkpoints_no_update`, `DROP TRIGGER ledger_checkpoints_no_delete`,
+		`DROP TRIGGER ledger_entry_index_no_update`, `DROP TRIGGER ledger_entry_index_no_delete`,
 	}
 	if db.Dialect == store.Postgres {
 		stmts = []string{
 			`DROP TRIGGER ledger_entries_append_only ON ledger_entries`,
 			`DROP TRIGGER ledger_checkpoints_append_only ON ledger_checkpoints`,
+			`DROP TRIGGER ledger_entry_index_append_only ON ledger_entry_index`,
 		}
 	}
 	for _, s := range stmts {
@@ -108,15 +110,50 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			dropAppendOnly(t, db)
 			body, _ := readBody(t, db, 3)
 			body = bytes.Replace(body, []byte(`"org-1"`), []byte(`"org-2"`), 1)
-			// A careful forger fixes the leaf hash and the indexed column too;
-			// the signed roots still give it away.
+			// A careful forger fixes the leaf hash and the indexed column
+			// too, and the index row; the signed roots still give it away.
 			if _, err := db.ExecContext(ctx, `UPDATE ledger_entries SET body = $1, leaf_hash = $2, org_id = 'org-2' WHERE seq = 3`, body, LeafHash(body)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `UPDATE ledger_entry_index SET org_id = 'org-2' WHERE seq = 3`); err != nil {
 				t.Fatal(err)
 			}
 			rep := mustMismatch(t, db, nil, u(10))
 			if !strings.Contains(rep.Summary(), "[0, 10)") {
 				t.Fatalf("summary does not narrow down the entry: %s", rep.Summary())
 			}
+		})
+	})
+	// R-SEC-13: an entry taken out of the index, or indexed under other
+	// values, would drop out of queries by resource, org, grant, actor,
+	// action or time while the log still proves it: Verify names it.
+	t.Run("entry hidden from the index", func(t *testing.T) {
+		storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+			l := seedLog(t, db)
+			if _, err := l.IndexTail(ctx); err != nil {
+				t.Fatal(err)
+			}
+			dropAppendOnly(t, db)
+			if _, err := db.ExecContext(ctx, `DELETE FROM ledger_entry_index WHERE seq = 12`); err != nil {
+				t.Fatal(err)
+			}
+			rep := mustMismatch(t, db, u(12), nil)
+			if !strings.Contains(rep.Summary(), "missing from the index") {
+				t.Fatalf("summary: %s", rep.Summary())
+			}
+		})
+	})
+	t.Run("index row changed", func(t *testing.T) {
+		storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+			l := seedLog(t, db)
+			if _, err := l.IndexTail(ctx); err != nil {
+				t.Fatal(err)
+			}
+			dropAppendOnly(t, db)
+			if _, err := db.ExecContext(ctx, `UPDATE ledger_entry_index SET resource_id = 'res-x' WHERE seq = 20`); err != nil {
+				t.Fatal(err)
+			}
+			mustMismatch(t, db, u(20), nil)
 		})
 	})
 	t.Run("order of two entries", func(t *testing.T) {

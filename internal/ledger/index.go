@@ -1,0 +1,115 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"shuqiao/internal/store"
+)
+
+// The entries' secondary indexes (resource, org, grant, actor, action,
+// time) live on ledger_entry_index, which is filled in batches behind the
+// log, not on ledger_entries (decision 0109). Indexes on ledger_entries
+// made every commit that appended an entry write a page for each index
+// however few entries it carried: on SQLite, where the gate's deliveries
+// sequence their events at commit, six of the fourteen pages a delivery's
+// commit wrote. Entries from ledger_index_state.upto on are the log's
+// unindexed tail; Query reads them from ledger_entries directly.
+//
+// The tail stays short: a commit that leaves indexBatch or more entries
+// unindexed indexes them (on SQLite, the sequencer's; on PostgreSQL the
+// integrator indexes every batch it sequences), and Run indexes what is
+// left once appends pause.
+
+// indexBatch is how many entries may wait behind the index before the
+// commit that appends more indexes them: about 15 pages written for 128
+// entries, where each commit wrote 6 or more before.
+const indexBatch = 128
+
+// indexEntries copies the indexed columns of the entries [from, to) into
+// ledger_entry_index and moves ledger_index_state.upto from from to to, in
+// tx, which must hold the right to append (SQLite's write lock, or the
+// integrator's lock on PostgreSQL).
+func indexEntries(ctx context.Context, tx *store.Tx, from, to int64) error {
+	if to <= from {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entry_index (seq, time, action, actor_id, org_id, resource_id, grant_id)
+		SELECT seq, time, action, actor_id, org_id, resource_id, grant_id FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to); err != nil {
+		return fmt.Errorf("ledger: index entries: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE ledger_index_state SET upto = $1 WHERE id = 1 AND upto = $2`, to, from)
+	if err != nil {
+		return fmt.Errorf("ledger: index entries: %w", err)
+	}
+	if k, err := res.RowsAffected(); err != nil || k != 1 {
+		return fmt.Errorf("ledger: index state moved under the indexer (%d rows, %v)", k, err)
+	}
+	return nil
+}
+
+// indexedUpTo reads ledger_index_state.upto: entries below it are in
+// ledger_entry_index.
+func indexedUpTo(ctx context.Context, q store.Queryer) (int64, error) {
+	var upto int64
+	if err := q.QueryRowContext(ctx, `SELECT upto FROM ledger_index_state WHERE id = 1`).Scan(&upto); err != nil {
+		return 0, fmt.Errorf("ledger: read index state: %w", err)
+	}
+	return upto, nil
+}
+
+// lockIndexState reads upto in tx, locking the row on PostgreSQL so that
+// two indexers in turn each see the other's work.
+func lockIndexState(ctx context.Context, tx *store.Tx) (int64, error) {
+	q := `SELECT upto FROM ledger_index_state WHERE id = 1`
+	if tx.Dialect == store.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var upto int64
+	if err := tx.QueryRowContext(ctx, q).Scan(&upto); err != nil {
+		return 0, fmt.Errorf("ledger: read index state: %w", err)
+	}
+	return upto, nil
+}
+
+// indexAll indexes every entry of the tree of size in tx.
+func indexAll(ctx context.Context, tx *store.Tx, size int64) error {
+	upto, err := lockIndexState(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return indexEntries(ctx, tx, upto, size)
+}
+
+// IndexTail indexes the log's unindexed tail now, and reports how many
+// entries it indexed. Run does it once appends pause; tools and tests
+// call it directly.
+func (l *Ledger) IndexTail(ctx context.Context) (int, error) {
+	size, err := l.TreeSize(ctx)
+	if err != nil {
+		return 0, err
+	}
+	upto, err := indexedUpTo(ctx, l.db)
+	if err != nil || upto >= int64(size) {
+		return 0, err
+	}
+	var n int64
+	err = l.db.InTx(ctx, func(tx *store.Tx) error {
+		upto, err := lockIndexState(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var size int64
+		if err := tx.QueryRowContext(ctx, `SELECT size FROM ledger_tree WHERE id = 1`).Scan(&size); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return fmt.Errorf("ledger: read tree state: %w", err)
+		}
+		n = max(size-upto, 0)
+		return indexEntries(ctx, tx, upto, size)
+	})
+	return int(n), err
+}
