@@ -6,10 +6,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"shuqiao/internal/ledger"
 )
 
 // TraceResult names who received a leaked file (R-SHR-5).
@@ -43,21 +47,18 @@ const maxTraceTokens = 5000
 // and column order, or how many rows were kept.
 func (s *Service) Trace(ctx context.Context, file []byte) (*TraceResult, error) {
 	out := &TraceResult{}
+	// Deliveries are found through their ledger events, indexed by content
+	// hash and grant (decision 0109); on PostgreSQL the newest are still
+	// queued for the integrator, so integrate them first.
+	if _, err := s.led.Integrate(ctx); err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(file)
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM gate_deliveries WHERE content_hash = $1 ORDER BY created_at`, hex.EncodeToString(sum[:]))
+	ids, err := s.deliveryIDs(ctx, ledger.Filter{ContentHash: hex.EncodeToString(sum[:])}, 0)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
+	slices.Reverse(ids) // oldest first
 	for _, id := range ids {
 		d, err := s.Delivery(ctx, id)
 		if err != nil {
@@ -86,18 +87,10 @@ func (s *Service) Trace(ctx context.Context, file []byte) (*TraceResult, error) 
 			continue
 		}
 		m := TraceMatch{Grant: g, Tagged: n}
-		drows, err := s.db.QueryContext(ctx, `SELECT id FROM gate_deliveries WHERE grant_id = $1 ORDER BY created_at DESC LIMIT 20`, g.ID)
+		dids, err := s.deliveryIDs(ctx, ledger.Filter{GrantID: g.ID}, traceDeliveries)
 		if err != nil {
 			return nil, err
 		}
-		var dids []string
-		for drows.Next() {
-			var id string
-			if err := drows.Scan(&id); err == nil {
-				dids = append(dids, id)
-			}
-		}
-		drows.Close()
 		for _, id := range dids {
 			if d, err := s.Delivery(ctx, id); err == nil {
 				m.Deliveries = append(m.Deliveries, d)
@@ -166,4 +159,53 @@ func splitWords(data []byte, atEOF bool) (int, []byte, error) {
 		return len(data), data[start:], nil
 	}
 	return start, nil, nil
+}
+
+// traceDeliveries is how many of a matched grant's deliveries a trace
+// lists, newest first.
+const traceDeliveries = 20
+
+// deliveryIDs returns the ids of the deliveries (provide and transmit
+// events with a delivery id) among the ledger entries f selects, newest
+// first: at most max, or all when max is 0.
+func (s *Service) deliveryIDs(ctx context.Context, f ledger.Filter, max int) ([]string, error) {
+	type found struct {
+		seq uint64
+		id  string
+	}
+	var all []found
+	for _, action := range []ledger.Action{ledger.Provide, ledger.Transmit} {
+		f := f
+		f.Action, f.Limit = action, 1000
+		if max > 0 {
+			f.Limit = max
+		}
+		for {
+			es, next, err := s.led.Query(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range es {
+				var d struct {
+					DeliveryID string `json:"delivery_id"`
+				}
+				if json.Unmarshal(e.Detail, &d) == nil && d.DeliveryID != "" {
+					all = append(all, found{e.Seq, d.DeliveryID})
+				}
+			}
+			if next == "" || max > 0 {
+				break
+			}
+			f.After = next
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].seq > all[j].seq })
+	if max > 0 && len(all) > max {
+		all = all[:max]
+	}
+	ids := make([]string, len(all))
+	for i, x := range all {
+		ids[i] = x.id
+	}
+	return ids, nil
 }

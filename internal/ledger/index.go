@@ -36,8 +36,8 @@ func indexEntries(ctx context.Context, tx *store.Tx, from, to int64) error {
 	if to <= from {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entry_index (seq, time, action, actor_id, org_id, resource_id, grant_id)
-		SELECT seq, time, action, actor_id, org_id, resource_id, grant_id FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entry_index (seq, time, action, actor_id, org_id, resource_id, grant_id, content_hash)
+		SELECT seq, time, action, actor_id, org_id, resource_id, grant_id, content_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to); err != nil {
 		return fmt.Errorf("ledger: index entries: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE ledger_index_state SET upto = $1 WHERE id = 1 AND upto = $2`, to, from)

@@ -429,7 +429,7 @@ type batchWriter struct {
 	nodes    []any // 2 values per node
 }
 
-const numEntryCols = 9
+const numEntryCols = 10
 
 func newBatchWriter(n int) *batchWriter {
 	return &batchWriter{entries: make([]any, 0, numEntryCols*n), nodes: make([]any, 0, 2*n)}
@@ -446,13 +446,14 @@ func nullable(s string) any {
 // into indexed columns. Decoding only these skips the fields, detail and
 // the rest: the body is stored as it came.
 type indexedFields struct {
-	Time       time.Time `json:"time"`
-	Action     Action    `json:"action"`
-	ActorID    string    `json:"actor_id"`
-	OrgID      string    `json:"org_id"`
-	ResourceID string    `json:"resource_id"`
-	GrantID    string    `json:"grant_id"`
-	Subjects   []string  `json:"subjects"`
+	Time        time.Time `json:"time"`
+	Action      Action    `json:"action"`
+	ActorID     string    `json:"actor_id"`
+	OrgID       string    `json:"org_id"`
+	ResourceID  string    `json:"resource_id"`
+	GrantID     string    `json:"grant_id"`
+	ContentHash string    `json:"content_hash"`
+	Subjects    []string  `json:"subjects"`
 }
 
 func (w *batchWriter) add(seq uint64, eventJSON []byte, rng *compact.Range) error {
@@ -471,7 +472,7 @@ func (w *batchWriter) addIndexed(seq uint64, eventJSON []byte, e indexedFields, 
 	}
 	leaf := hasher.HashLeaf(body)
 	w.entries = append(w.entries, int64(seq), leaf, body, store.Micros(e.Time), string(e.Action),
-		nullable(e.ActorID), nullable(e.OrgID), nullable(e.ResourceID), nullable(e.GrantID))
+		nullable(e.ActorID), nullable(e.OrgID), nullable(e.ResourceID), nullable(e.GrantID), nullable(e.ContentHash))
 	for _, s := range dedupe(e.Subjects) {
 		w.subjects = append(w.subjects, s, int64(seq))
 	}
@@ -498,7 +499,7 @@ func dedupe(ss []string) []string {
 }
 
 func (w *batchWriter) flush(ctx context.Context, tx *store.Tx, stmts *stmtCache) error {
-	if err := insertRows(ctx, tx, stmts, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id) VALUES `, numEntryCols, w.entries); err != nil {
+	if err := insertRows(ctx, tx, stmts, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id, content_hash) VALUES `, numEntryCols, w.entries); err != nil {
 		return fmt.Errorf("ledger: insert entries: %w", err)
 	}
 	if err := insertRows(ctx, tx, stmts, `INSERT INTO ledger_entry_subjects (subject, seq) VALUES `, 2, w.subjects); err != nil {

@@ -228,7 +228,7 @@ func (l *Ledger) Seal(e Event) (Sealed, error) {
 		return Sealed{}, fmt.Errorf("ledger: encode event: %w", err)
 	}
 	return Sealed{body: body, fields: indexedFields{Time: e.Time, Action: e.Action, ActorID: e.ActorID, OrgID: e.OrgID,
-		ResourceID: e.ResourceID, GrantID: e.GrantID, Subjects: e.Subjects}}, nil
+		ResourceID: e.ResourceID, GrantID: e.GrantID, ContentHash: e.ContentHash, Subjects: e.Subjects}}, nil
 }
 
 // AppendSealed is Append for events already sealed.

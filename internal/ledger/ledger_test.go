@@ -281,6 +281,9 @@ func TestQuery(t *testing.T) {
 		for i := 0; i < n; i++ {
 			err := db.InTx(ctx, func(tx *store.Tx) error {
 				e := ev(i)
+				if i%7 == 0 {
+					e.ContentHash = fmt.Sprintf("h%d", (i/7)%2)
+				}
 				if i%10 == 0 {
 					h, err := l.SubjectHash(ctx, tx, "110105194912310021")
 					if err != nil {
@@ -344,6 +347,8 @@ func TestQuery(t *testing.T) {
 			check("subject", Filter{Subject: subj}, func(i int) bool { return i%10 == 0 })
 			check("subject+org", Filter{Subject: subj, OrgID: "org-0"}, func(i int) bool { return i%10 == 0 })
 			check("time", Filter{Since: t0.Add(5 * time.Minute), Until: t0.Add(9 * time.Minute)}, func(i int) bool { return i >= 5 && i < 9 })
+			check("content hash", Filter{ContentHash: "h1"}, func(i int) bool { return i%7 == 0 && (i/7)%2 == 1 })
+			check("content hash+resource", Filter{ContentHash: "h0", ResourceID: "res-1"}, func(i int) bool { return i%7 == 0 && (i/7)%2 == 0 && i%5 == 1 })
 			check("time across the tail", Filter{Since: t0.Add(250 * time.Minute), Until: t0.Add(270 * time.Minute)}, func(i int) bool { return i >= 250 && i < 270 })
 		}
 		upto, err := indexedUpTo(ctx, db)

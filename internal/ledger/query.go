@@ -18,6 +18,8 @@ type Filter struct {
 	OrgID      string
 	GrantID    string
 	ActorID    string
+	// ContentHash is the hex SHA-256 of what an event delivered or stored.
+	ContentHash string
 	// Subject is a subject hash (SubjectHash or LookupSubject), never an
 	// identifier in clear.
 	Subject string
@@ -56,7 +58,8 @@ func (l *Ledger) Query(ctx context.Context, f Filter) ([]Entry, string, error) {
 		}
 		before = int64(c)
 	}
-	indexed := f.ResourceID != "" || f.OrgID != "" || f.GrantID != "" || f.ActorID != "" || f.Action != "" || !f.Since.IsZero() || !f.Until.IsZero()
+	indexed := f.ResourceID != "" || f.OrgID != "" || f.GrantID != "" || f.ActorID != "" || f.Action != "" || f.ContentHash != "" ||
+		!f.Since.IsZero() || !f.Until.IsZero()
 	if !indexed {
 		// By seq alone (and subject, indexed at append): no split.
 		out, err := l.queryPart(ctx, "e", f, -1, before, limit+1)
@@ -100,6 +103,7 @@ func (l *Ledger) queryPart(ctx context.Context, on string, f Filter, upto, befor
 	}
 	for _, c := range []struct{ col, v string }{
 		{"resource_id", f.ResourceID}, {"org_id", f.OrgID}, {"grant_id", f.GrantID}, {"actor_id", f.ActorID}, {"action", string(f.Action)},
+		{"content_hash", f.ContentHash},
 	} {
 		if c.v != "" {
 			where = append(where, on+"."+c.col+" = "+arg(c.v))

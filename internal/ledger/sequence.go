@@ -44,7 +44,7 @@ type sequencer struct {
 func newSequencer(ctx context.Context, db *store.DB) (*sequencer, error) {
 	s := &sequencer{
 		db:      db,
-		entries: store.NewRowInserter(db, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id) VALUES `, numEntryCols),
+		entries: store.NewRowInserter(db, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id, content_hash) VALUES `, numEntryCols),
 		subjs:   store.NewRowInserter(db, `INSERT INTO ledger_entry_subjects (subject, seq) VALUES `, 2),
 		nodes:   store.NewRowInserter(db, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2),
 	}

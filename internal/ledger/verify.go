@@ -133,6 +133,7 @@ type entryCols struct {
 	time                                int64
 	action                              string
 	actorID, orgID, resourceID, grantID sql.NullString
+	contentHash                         sql.NullString
 	haveCols                            bool
 }
 
@@ -158,7 +159,8 @@ func (v *verifier) entry(seq uint64, leaf, body []byte, cols *entryCols) {
 	if err == nil && cols != nil && cols.haveCols {
 		if cols.time != store.Micros(e.Time) || cols.action != string(e.Action) ||
 			cols.actorID != nullStr(e.ActorID) || cols.orgID != nullStr(e.OrgID) ||
-			cols.resourceID != nullStr(e.ResourceID) || cols.grantID != nullStr(e.GrantID) {
+			cols.resourceID != nullStr(e.ResourceID) || cols.grantID != nullStr(e.GrantID) ||
+			cols.contentHash != nullStr(e.ContentHash) {
 			v.rep.badEntry(pos, "indexed columns do not match the body")
 		}
 	}
@@ -260,7 +262,7 @@ func Verify(ctx context.Context, db *store.DB, opts ...VerifyOptions) (Report, e
 		return rep, err
 	}
 	defer idx.close()
-	rows, err := db.QueryContext(ctx, `SELECT seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id FROM ledger_entries ORDER BY seq`)
+	rows, err := db.QueryContext(ctx, `SELECT seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id, content_hash FROM ledger_entries ORDER BY seq`)
 	if err != nil {
 		return rep, fmt.Errorf("ledger: read entries: %w", err)
 	}
@@ -271,7 +273,7 @@ func Verify(ctx context.Context, db *store.DB, opts ...VerifyOptions) (Report, e
 			leaf, body []byte
 			c          = entryCols{haveCols: true}
 		)
-		if err := rows.Scan(&seq, &leaf, &body, &c.time, &c.action, &c.actorID, &c.orgID, &c.resourceID, &c.grantID); err != nil {
+		if err := rows.Scan(&seq, &leaf, &body, &c.time, &c.action, &c.actorID, &c.orgID, &c.resourceID, &c.grantID, &c.contentHash); err != nil {
 			return rep, fmt.Errorf("ledger: read entries: %w", err)
 		}
 		v.entry(uint64(seq), leaf, body, &c)
@@ -351,7 +353,7 @@ func openIndexReader(ctx context.Context, db *store.DB) (*indexReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT seq, time, action, actor_id, org_id, resource_id, grant_id FROM ledger_entry_index WHERE seq < $1 ORDER BY seq`, upto)
+	rows, err := db.QueryContext(ctx, `SELECT seq, time, action, actor_id, org_id, resource_id, grant_id, content_hash FROM ledger_entry_index WHERE seq < $1 ORDER BY seq`, upto)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read index: %w", err)
 	}
@@ -364,7 +366,7 @@ func (x *indexReader) next() {
 	x.have = x.err == nil && x.rows.Next()
 	if x.have {
 		x.cols = entryCols{haveCols: true}
-		x.err = x.rows.Scan(&x.seq, &x.cols.time, &x.cols.action, &x.cols.actorID, &x.cols.orgID, &x.cols.resourceID, &x.cols.grantID)
+		x.err = x.rows.Scan(&x.seq, &x.cols.time, &x.cols.action, &x.cols.actorID, &x.cols.orgID, &x.cols.resourceID, &x.cols.grantID, &x.cols.contentHash)
 		x.have = x.err == nil
 	}
 }
@@ -380,7 +382,7 @@ func (x *indexReader) entry(rep *Report, seq int64, c *entryCols) {
 		return
 	}
 	if !x.have || x.seq != seq {
-		rep.badEntry(uint64(seq), "missing from the index: queries by resource, org, grant, actor, action or time would not show it")
+		rep.badEntry(uint64(seq), "missing from the index: queries by resource, org, grant, actor, action, time or content hash would not show it")
 		return
 	}
 	if x.cols != *c {
