@@ -153,8 +153,9 @@ func (s *Server) ledgerEvents(w http.ResponseWriter, r *http.Request, p identity
 	q := r.URL.Query()
 	f := ledger.Filter{
 		ResourceID: q.Get("resource"), OrgID: q.Get("org"), GrantID: q.Get("grant"), ActorID: q.Get("actor"),
-		Subject: q.Get("subject"), Action: ledger.Action(q.Get("action")), After: cursor, Limit: limit,
+		Subject: q.Get("subject"), Action: ledger.Action(q.Get("action")), ContentHash: q.Get("content_hash"), After: cursor, Limit: limit,
 	}
+
 	if f.Since, err = timeParam("since", q.Get("since")); err != nil {
 		return err
 	}

@@ -34,6 +34,14 @@ func TestLedgerAPI(t *testing.T) {
 		water.want(http.StatusCreated, water.do("POST", "/api/v1/orgs/"+orgID+"/clients", map[string]any{
 			"name": "营业厅系统", "roles": []string{"data_steward"}, "scopes": []string{"api:read"},
 		}))
+		// An event that names what it delivered by its hash.
+		const hash = "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			return e.app.Ledger.Append(ctx, tx, ledger.Event{ActorKind: ledger.ActorSystem, ActorID: "test", OrgID: orgID,
+				Action: ledger.Provide, ResourceID: "res-hash", ContentHash: hash})
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := e.app.Ledger.Integrate(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -91,6 +99,14 @@ func TestLedgerAPI(t *testing.T) {
 		water.want(http.StatusForbidden, water.do("GET", "/api/v1/ledger/events?org=someone-else", nil))
 		water.want(http.StatusNotFound, water.do("GET", "/api/v1/ledger/entries/"+strconv.FormatUint(otherSeq, 10), nil))
 		root.want(http.StatusUnprocessableEntity, root.do("GET", "/api/v1/ledger/events?since=yesterday", nil))
+
+		// By content hash: the events about exactly that content.
+		byHash := root.want(http.StatusOK, root.do("GET", "/api/v1/ledger/events?content_hash="+hash, nil))
+		page.Items = nil
+		if err := json.Unmarshal(byHash.body, &page); err != nil || len(page.Items) != 1 || page.Items[0].ContentHash != hash || page.Items[0].ResourceID != "res-hash" {
+			t.Fatalf("by content hash: %s (%v)", byHash.body, err)
+		}
+		root.want(http.StatusUnprocessableEntity, root.do("GET", "/api/v1/ledger/events?content_hash=not-a-hash", nil))
 
 		// A third party: the entry, its proof against the latest checkpoint, offline.
 		entry := water.want(http.StatusOK, water.do("GET", "/api/v1/ledger/entries/"+strconv.FormatUint(ownSeq, 10), nil))

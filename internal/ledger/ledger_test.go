@@ -282,7 +282,7 @@ func TestQuery(t *testing.T) {
 			err := db.InTx(ctx, func(tx *store.Tx) error {
 				e := ev(i)
 				if i%7 == 0 {
-					e.ContentHash = fmt.Sprintf("h%d", (i/7)%2)
+					e.ContentHash = fmt.Sprintf("%064x", (i/7)%2)
 				}
 				if i%10 == 0 {
 					h, err := l.SubjectHash(ctx, tx, "110105194912310021")
@@ -347,8 +347,8 @@ func TestQuery(t *testing.T) {
 			check("subject", Filter{Subject: subj}, func(i int) bool { return i%10 == 0 })
 			check("subject+org", Filter{Subject: subj, OrgID: "org-0"}, func(i int) bool { return i%10 == 0 })
 			check("time", Filter{Since: t0.Add(5 * time.Minute), Until: t0.Add(9 * time.Minute)}, func(i int) bool { return i >= 5 && i < 9 })
-			check("content hash", Filter{ContentHash: "h1"}, func(i int) bool { return i%7 == 0 && (i/7)%2 == 1 })
-			check("content hash+resource", Filter{ContentHash: "h0", ResourceID: "res-1"}, func(i int) bool { return i%7 == 0 && (i/7)%2 == 0 && i%5 == 1 })
+			check("content hash", Filter{ContentHash: fmt.Sprintf("%064x", 1)}, func(i int) bool { return i%7 == 0 && (i/7)%2 == 1 })
+			check("content hash+resource", Filter{ContentHash: fmt.Sprintf("%064x", 0), ResourceID: "res-1"}, func(i int) bool { return i%7 == 0 && (i/7)%2 == 0 && i%5 == 1 })
 			check("time across the tail", Filter{Since: t0.Add(250 * time.Minute), Until: t0.Add(270 * time.Minute)}, func(i int) bool { return i >= 250 && i < 270 })
 		}
 		upto, err := indexedUpTo(ctx, db)
@@ -369,6 +369,9 @@ func TestQuery(t *testing.T) {
 		checkAll()
 		if _, _, err := l.Query(ctx, Filter{Subject: "110105194912310021"}); err == nil {
 			t.Fatal("query by identifier in clear was accepted")
+		}
+		if _, _, err := l.Query(ctx, Filter{ContentHash: "not-a-hash"}); err == nil {
+			t.Fatal("a malformed content hash was accepted")
 		}
 		if _, _, err := l.Query(ctx, Filter{After: "x"}); err == nil {
 			t.Fatal("bad cursor was accepted")

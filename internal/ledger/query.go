@@ -47,6 +47,9 @@ func (l *Ledger) Query(ctx context.Context, f Filter) ([]Entry, string, error) {
 	if f.Subject != "" && !IsSubjectHash(f.Subject) {
 		return nil, "", apperr.Invalidf("ledger.bad_subject", "subject", "数据主体须以其标识哈希查询", "query a data subject by its subject hash")
 	}
+	if f.ContentHash != "" && !isHex64(f.ContentHash) {
+		return nil, "", apperr.Invalidf("ledger.bad_content_hash", "content_hash", "内容哈希须为 64 位十六进制 SHA-256", "a content hash is a SHA-256 in 64 lowercase hex digits")
+	}
 	if f.Action != "" && !f.Action.Valid() {
 		return nil, "", apperr.Invalidf("ledger.bad_action", "action", "未知的处理行为 %s", "unknown action %s", f.Action)
 	}

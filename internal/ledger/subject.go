@@ -35,7 +35,11 @@ func normalizeIdentifier(id string) string {
 }
 
 // IsSubjectHash reports whether s has the form of a subject hash.
-func IsSubjectHash(s string) bool {
+func IsSubjectHash(s string) bool { return isHex64(s) }
+
+// isHex64 reports whether s is 64 lowercase hex digits: a SHA-256 or
+// HMAC-SHA-256 as this package writes them.
+func isHex64(s string) bool {
 	if len(s) != 64 {
 		return false
 	}

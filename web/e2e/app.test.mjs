@@ -408,4 +408,29 @@ describe("authority console", () => {
     noErrors(page);
     await page.context().close();
   });
+
+  test("the authority finds every event about a file by its content hash", async () => {
+    const call = await apiSession(env.url, "admin");
+    const all = await call("/api/v1/ledger/events?limit=500");
+    const withHash = all.items.find((e) => e.content_hash);
+    assert.ok(withHash, "no ledger event with a content hash in the demo data");
+    const same = await call(`/api/v1/ledger/events?content_hash=${withHash.content_hash}&limit=25`);
+    assert.ok(same.items.every((e) => e.content_hash === withHash.content_hash));
+    const page = await newPage(env);
+    await login(page, env.url, "admin");
+    await page.goto(env.url + "/authority/ledger");
+    await onFailure(page, "ledger-content-hash", async () => {
+      await page.getByTestId("ledger-table").waitFor();
+      // Pasted as sha256sum prints it, or in capitals: either finds it.
+      await page.getByLabel("内容哈希").fill(withHash.content_hash.toUpperCase());
+      await page.getByTestId("ledger-search").click();
+      await page.locator(`[data-testid="ledger-table"] tr[data-row-key="${withHash.seq}"]`).waitFor();
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('[data-testid="ledger-table"] tbody tr.ant-table-row').length === n,
+        same.items.length,
+      );
+    });
+    noErrors(page);
+    await page.context().close();
+  });
 });

@@ -419,6 +419,8 @@ export const dict: Record<string, [string, string]> = {
   "ledger.verifierKey": ["验证公钥", "Verifier key"],
   "ledger.action": ["处理类型", "Action"],
   "ledger.resource": ["目录 ID", "Resource id"],
+  "ledger.contentHash": ["内容哈希", "Content hash"],
+  "ledger.contentHashHelp": ["一个文件的 SHA-256（64 位十六进制），查出交付或存储了恰好这份内容的全部事件", "A file's SHA-256 (64 hex digits): every event that delivered or stored exactly that content"],
   "ledger.org": ["单位", "Org"],
   "ledger.actor": ["操作者", "Actor"],
   "ledger.period": ["时间", "Period"],

@@ -18,6 +18,7 @@ interface Filters {
   resource?: string;
   org?: string;
   actor?: string;
+  contentHash?: string;
   range?: [Dayjs | null, Dayjs | null] | null;
 }
 
@@ -122,6 +123,7 @@ export function Ledger() {
           resource: filters.resource?.trim(),
           org: filters.org?.trim(),
           actor: filters.actor?.trim(),
+          content_hash: filters.contentHash?.trim().toLowerCase() || undefined,
           since: filters.range?.[0]?.startOf("day").toISOString(),
           until: filters.range?.[1]?.endOf("day").toISOString(),
           limit: 25,
@@ -178,6 +180,9 @@ export function Ledger() {
           </Form.Item>
           <Form.Item name="actor" label={t("ledger.actor")}>
             <Input style={{ width: 180 }} />
+          </Form.Item>
+          <Form.Item name="contentHash" label={t("ledger.contentHash")} tooltip={t("ledger.contentHashHelp")}>
+            <Input style={{ width: 220 }} className="mono" placeholder="sha256sum" />
           </Form.Item>
           <Form.Item name="range" label={t("ledger.period")}>
             <DatePicker.RangePicker />
