@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -77,9 +79,6 @@ func TestGroupCommitUnderConcurrency(t *testing.T) {
 			t.Fatalf("ledger: %d provide events for %d deliveries, %d decide events for %d refusals", provides, len(delivered), denials, refused)
 		}
 		for i, d := range delivered {
-			if i%10 != 0 {
-				continue
-			}
 			b, err := d.Bytes()
 			if err != nil {
 				t.Fatal(err)
@@ -107,4 +106,71 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A delivery that queues behind a running commit with nobody else waiting
+// signs its own receipt while it waits, so the next commit has no
+// signature to make; deliveries that find others waiting leave theirs to
+// the group's one signature. Both kinds verify (R-SHR-8).
+func TestReceiptSignedWhileWaiting(t *testing.T) {
+	storetest.EachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		f.grant(GrantSpec{ResourceID: "res-people", GranteeOrgID: "org-a", Fields: []string{"name", "age", "district"}, Purpose: "养老服务", Kind: KindConditional, RatePerMinute: 100000})
+		r := f.gate.rec
+		prepare := func(limit int) *Delivery {
+			d, err := f.gate.Prepare(ctx, Request{Principal: deptA, ResourceID: "res-people", Limit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		queued := func(n int) {
+			for {
+				r.mu.Lock()
+				k := len(r.queue)
+				r.mu.Unlock()
+				if k == n {
+					return
+				}
+				runtime.Gosched()
+			}
+		}
+		// Every commit slot is taken, as if commits were running.
+		r.mu.Lock()
+		r.leaders = r.maxLeaders
+		r.mu.Unlock()
+		ds := []*Delivery{prepare(1), prepare(2), prepare(3)}
+		errs := make(chan error, len(ds))
+		for i, d := range ds {
+			go func() { errs <- r.record(ctx, d) }()
+			queued(i + 1)
+		}
+		if ds[0].Receipt == nil || ds[1].Receipt != nil || ds[2].Receipt != nil {
+			t.Fatalf("signed before the commit: %v %v %v; want only the first", ds[0].Receipt != nil, ds[1].Receipt != nil, ds[2].Receipt != nil)
+		}
+		r.lead() // one of the running commits ends and takes the queue
+		for range ds {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.mu.Lock()
+		r.leaders = 0
+		r.mu.Unlock()
+		for i, d := range ds {
+			batched := strings.HasPrefix(d.Receipt.Note, batchedType+"\n")
+			if batched != (i > 0) {
+				t.Fatalf("delivery %d: batched receipt %v", i, batched)
+			}
+			b, err := d.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := VerifyReceipt(b, mustJSON(t, d.Receipt), f.gate.ReceiptVerifierKey(), f.led.VerifierKey()); err != nil {
+				t.Fatalf("delivery %d: %v", i, err)
+			}
+			d.Close()
+		}
+	})
 }
