@@ -46,6 +46,22 @@ func (lc *loadClient) conn() (*loadConn, error) {
 	return &loadConn{c: c, br: bufio.NewReaderSize(c, 64<<10)}, nil
 }
 
+// warm opens connections until n are idle, as a client's keep-alive pool
+// holds them before a run (wrk opens all its connections first). The open
+// loop dialled whenever a burst found every idle connection busy, and each
+// new connection (dial, accept, a server goroutine and its buffers) landed
+// in the burst that made it.
+func (lc *loadClient) warm(n int) error {
+	for len(lc.idle) < min(n, cap(lc.idle)) {
+		c, err := net.DialTimeout("tcp", lc.addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		lc.idle <- &loadConn{c: c, br: bufio.NewReaderSize(c, 64<<10)}
+	}
+	return nil
+}
+
 func (lc *loadClient) close() {
 	for {
 		select {

@@ -92,17 +92,24 @@ func closedLoop(client *loadClient, next func(*rand.Rand) string, workers int, d
 	return float64(n.Load()) / time.Since(start).Seconds(), n.Load(), nil
 }
 
+// openLoopConns bounds the open loop's calls in flight, and is how many
+// connections it opens before it starts.
+const openLoopConns = 512
+
 // openLoop offers rate calls per second for d (arrivals on a fixed
 // schedule, independent of answers) and returns each call's latency,
 // measured from its scheduled time so queueing counts.
 func openLoop(client *loadClient, next func(*rand.Rand) string, rate float64, d time.Duration) (loadResult, error) {
+	if err := client.warm(openLoopConns); err != nil {
+		return loadResult{}, err
+	}
 	total := int(rate * d.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	lat := make([]time.Duration, total)
 	lag := make([]time.Duration, total)
 	var fails atomic.Int64
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 512) // bounds in-flight calls
+	sem := make(chan struct{}, openLoopConns) // bounds in-flight calls
 	rng := rand.New(rand.NewPCG(42, 42))
 	start := time.Now()
 	for i := 0; i < total; i++ {
