@@ -19,16 +19,17 @@ import (
 func newLedgerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
-		Short: "Verify, export and check proofs of the tamper-evident ledger",
+		Short: "Verify, query, export and check proofs of the tamper-evident ledger",
 		Long: `The ledger records every data processing step as an entry of an RFC 6962
 Merkle tree with signed checkpoints (C2SP tlog-checkpoint, signed notes).
 
   verify       recompute the tree from the stored entries and check every checkpoint
+  events       list events by resource, org, grant, actor, action, period or a file's content
   export       write entries, checkpoints and public keys for offline verification
   check-proof  check an entry, its inclusion proof and a checkpoint with no database
   keygen       make a checkpoint signing key to keep outside the store (--ledger-key-file)`,
 	}
-	cmd.AddCommand(newLedgerVerifyCmd(), newLedgerExportCmd(), newLedgerCheckProofCmd(), newLedgerKeygenCmd())
+	cmd.AddCommand(newLedgerVerifyCmd(), newLedgerEventsCmd(), newLedgerExportCmd(), newLedgerCheckProofCmd(), newLedgerKeygenCmd())
 	return cmd
 }
 
