@@ -280,7 +280,9 @@ func TestProxy(t *testing.T) {
 		f.cat.mu.Lock()
 		f.cat.res["res-svc"].Delivery.Endpoint = up.URL + "/credit"
 		f.cat.mu.Unlock()
-		f.gate.opts.Proxy.Timeout = 100 * time.Millisecond
+		// A timeout no healthy call reaches on a loaded machine; the slow
+		// case below lowers it under the upstream's delay.
+		f.gate.opts.Proxy.Timeout = 5 * time.Second
 		f.gate.opts.Proxy.MaxBytes = 64 << 10
 		g := f.grant(GrantSpec{ResourceID: "res-svc", GranteeOrgID: "org-a", Fields: []string{"uscc", "legal_id", "score"}, Purpose: "招投标信用核验", Kind: KindUnconditional})
 		q := map[string][]string{"score": {"88"}}
@@ -318,6 +320,10 @@ func TestProxy(t *testing.T) {
 		}
 		for _, c := range []struct{ mode, code string }{{"slow", "gate.upstream"}, {"big", "gate.upstream_too_large"}, {"html", "gate.upstream"}, {"fail", "gate.upstream"}} {
 			mode.Store(c.mode)
+			f.gate.opts.Proxy.Timeout = 5 * time.Second
+			if c.mode == "slow" {
+				f.gate.opts.Proxy.Timeout = 100 * time.Millisecond // the upstream takes 300 ms
+			}
 			before := calls.Load()
 			_, err := f.gate.Proxy(ctx, ProxyRequest{Request: Request{Principal: deptA, ResourceID: "res-svc"}})
 			if codeOf(err) != c.code {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/transparency-dev/merkle/compact"
+
 	"shuqiao/internal/store"
 )
 
@@ -34,12 +36,17 @@ import (
 const indexBatch = 32
 
 // indexEntries copies the indexed columns of the entries [from, to) into
-// ledger_entry_index and moves ledger_index_state.upto from from to to, in
-// tx, which must hold the right to append (SQLite's write lock, or the
-// integrator's lock on PostgreSQL).
-func indexEntries(ctx context.Context, tx *store.Tx, from, to int64) error {
+// ledger_entry_index, stores the tree's interior nodes that the leaves
+// [from, nodesTo) completed (the integrator stores its own batch's), and
+// moves ledger_index_state.upto from from to to, in tx, which must hold
+// the right to append (SQLite's write lock, or the integrator's lock on
+// PostgreSQL).
+func indexEntries(ctx context.Context, tx *store.Tx, from, to, nodesTo int64) error {
 	if to <= from {
 		return nil
+	}
+	if err := storeNodes(ctx, tx, from, min(nodesTo, to)); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entry_index (seq, time, action, actor_id, org_id, resource_id, grant_id, content_hash)
 		SELECT seq, time, action, actor_id, org_id, resource_id, grant_id, content_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to); err != nil {
@@ -79,13 +86,70 @@ func lockIndexState(ctx context.Context, tx *store.Tx) (int64, error) {
 	return upto, nil
 }
 
-// indexAll indexes every entry of the tree of size in tx.
-func indexAll(ctx context.Context, tx *store.Tx, size int64) error {
+// indexAll indexes every entry of the tree of size in tx; the nodes of
+// the leaves from nodesTo on are stored already.
+func indexAll(ctx context.Context, tx *store.Tx, size, nodesTo int64) error {
 	upto, err := lockIndexState(ctx, tx)
 	if err != nil {
 		return err
 	}
-	return indexEntries(ctx, tx, upto, size)
+	return indexEntries(ctx, tx, upto, size, nodesTo)
+}
+
+// storeNodes stores the interior nodes that the leaves [from, to)
+// completed: it rebuilds the compact range of the tree of size from out
+// of stored nodes (every node its leaves completed is stored, since they
+// are below upto) and appends the leaves to it.
+func storeNodes(ctx context.Context, tx *store.Tx, from, to int64) error {
+	if to <= from {
+		return nil
+	}
+	hashes, err := fetchNodes(ctx, tx, tx.Dialect, compact.RangeNodes(0, uint64(from), nil))
+	if err != nil {
+		return err
+	}
+	rng, err := rangeFactory.NewRange(0, uint64(from), hashes)
+	if err != nil {
+		return fmt.Errorf("ledger: rebuild the tree at %d: %w", from, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to)
+	if err != nil {
+		return fmt.Errorf("ledger: read leaves: %w", err)
+	}
+	var nodes []any
+	n := from
+	for rows.Next() {
+		var leaf []byte
+		if err := rows.Scan(&leaf); err != nil {
+			rows.Close()
+			return fmt.Errorf("ledger: read leaves: %w", err)
+		}
+		if err := rng.Append(leaf, func(id compact.NodeID, hash []byte) {
+			if id.Level > 0 {
+				nodes = append(nodes, nodeKey(id.Level, id.Index), hash)
+			}
+		}); err != nil {
+			rows.Close()
+			return err
+		}
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("ledger: read leaves: %w", err)
+	}
+	if n != to {
+		return fmt.Errorf("ledger: %d leaves in [%d, %d)", n-from, from, to)
+	}
+	const perStmt = maxParams / 2
+	for len(nodes) > 0 {
+		k := min(len(nodes), 2*perStmt)
+		if _, err := tx.ExecContext(ctx, stmtText(tx.Dialect, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2, k/2, ","), nodes[:k]...); err != nil {
+			return fmt.Errorf("ledger: insert tree nodes: %w", err)
+		}
+		nodes = nodes[k:]
+	}
+	return nil
 }
 
 // IndexTail indexes the log's unindexed tail now, and reports how many
@@ -114,7 +178,7 @@ func (l *Ledger) IndexTail(ctx context.Context) (int, error) {
 			return fmt.Errorf("ledger: read tree state: %w", err)
 		}
 		n = max(size-upto, 0)
-		return indexEntries(ctx, tx, upto, size)
+		return indexEntries(ctx, tx, upto, size, size)
 	})
 	return int(n), err
 }

@@ -342,7 +342,7 @@ func (l *Ledger) integrateBatch(ctx context.Context, conn *sql.Conn, stmts *stmt
 			return fmt.Errorf("ledger: tree state moved under the integrator (%d rows, %v)", k, err)
 		}
 		// Integration runs in batches already: index them at once.
-		if err := indexAll(ctx, tx, int64(newSize)); err != nil {
+		if err := indexAll(ctx, tx, int64(newSize), int64(b.base)); err != nil {
 			return err
 		}
 		size, n = newSize, len(b.pending)
@@ -437,6 +437,9 @@ type batchWriter struct {
 	entries  []any // numEntryCols values per entry
 	subjects []any // 2 values per subject row
 	nodes    []any // 2 values per node
+	// noNodes: the tree's interior nodes are not collected (the sequencer
+	// leaves them to the indexing batch, decision 0109).
+	noNodes bool
 }
 
 const numEntryCols = 10
@@ -485,6 +488,9 @@ func (w *batchWriter) addIndexed(seq uint64, eventJSON []byte, e indexedFields, 
 		nullable(e.ActorID), nullable(e.OrgID), nullable(e.ResourceID), nullable(e.GrantID), nullable(e.ContentHash))
 	for _, s := range dedupe(e.Subjects) {
 		w.subjects = append(w.subjects, s, int64(seq))
+	}
+	if w.noNodes {
+		return rng.Append(leaf, nil)
 	}
 	return rng.Append(leaf, func(id compact.NodeID, hash []byte) {
 		if id.Level > 0 {

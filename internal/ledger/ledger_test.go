@@ -203,7 +203,9 @@ func TestProofs(t *testing.T) {
 		l := newTestLedger(t, db)
 		var cps []Checkpoint
 		total := 0
-		for _, n := range []int{1, 2, 5, 8, 13, 35} {
+		// 66 events: on SQLite the last 2 are the unindexed tail, whose
+		// interior nodes are not stored yet and are computed for proofs.
+		for _, n := range []int{1, 2, 5, 8, 13, 37} {
 			appendCommitted(t, l, db, total, n)
 			total += n
 			mustIntegrate(t, l)

@@ -93,7 +93,7 @@ func (l *Ledger) InclusionProof(ctx context.Context, seq, treeSize uint64) (Incl
 		return InclusionProof{}, errBadRange.Wrap(err)
 	}
 	ids := append([]compact.NodeID{compact.NewNodeID(0, seq)}, nodes.IDs...)
-	hashes, err := fetchNodes(ctx, l.db, ids)
+	hashes, err := fetchNodes(ctx, l.db, l.db.Dialect, ids)
 	if err != nil {
 		return InclusionProof{}, err
 	}
@@ -118,7 +118,7 @@ func (l *Ledger) ConsistencyProof(ctx context.Context, from, to uint64) (Consist
 	if err != nil {
 		return ConsistencyProof{}, errBadRange.Wrap(err)
 	}
-	hashes, err := fetchNodes(ctx, l.db, nodes.IDs)
+	hashes, err := fetchNodes(ctx, l.db, l.db.Dialect, nodes.IDs)
 	if err != nil {
 		return ConsistencyProof{}, err
 	}
@@ -135,8 +135,57 @@ func (l *Ledger) ConsistencyProof(ctx context.Context, from, to uint64) (Consist
 // fetchNodes reads the hashes of ids: leaves from ledger_entries, interior
 // nodes from ledger_nodes, in one query (a leaf's key, its index, never
 // collides with an interior node's, which has its level in the top bits).
-func fetchNodes(ctx context.Context, db *store.DB, ids []compact.NodeID) ([][]byte, error) {
+// An interior node that the log's unindexed tail completed is not stored
+// yet (decision 0109): it is computed from its children.
+func fetchNodes(ctx context.Context, q store.Queryer, d store.Dialect, ids []compact.NodeID) ([][]byte, error) {
+	got, err := readNodes(ctx, q, d, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		if out[i], err = nodeHash(ctx, q, d, id, got, 0); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// nodeHash is id's hash from got, else read, else (an interior node not
+// stored yet) computed from its children.
+func nodeHash(ctx context.Context, q store.Queryer, d store.Dialect, id compact.NodeID, got map[int64][]byte, depth int) ([]byte, error) {
+	k := nodeKey(id.Level, id.Index)
+	if h, ok := got[k]; ok {
+		return h, nil
+	}
+	if depth > 0 {
+		more, err := readNodes(ctx, q, d, []compact.NodeID{id})
+		if err != nil {
+			return nil, err
+		}
+		if h, ok := more[k]; ok {
+			got[k] = h
+			return h, nil
+		}
+	}
+	if id.Level == 0 || depth > maxIndexBits {
+		return nil, fmt.Errorf("ledger: tree node %d/%d is missing", id.Level, id.Index)
+	}
+	left, err := nodeHash(ctx, q, d, compact.NewNodeID(id.Level-1, 2*id.Index), got, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	right, err := nodeHash(ctx, q, d, compact.NewNodeID(id.Level-1, 2*id.Index+1), got, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	h := hasher.HashChildren(left, right)
+	got[k] = h
+	return h, nil
+}
+
+// readNodes reads the stored hashes of ids, by node key.
+func readNodes(ctx context.Context, db store.Queryer, d store.Dialect, ids []compact.NodeID) (map[int64][]byte, error) {
 	var leafArgs, nodeArgs []any
 	for _, id := range ids {
 		if id.Level == 0 {
@@ -147,21 +196,21 @@ func fetchNodes(ctx context.Context, db *store.DB, ids []compact.NodeID) ([][]by
 	}
 	var parts []string
 	if len(leafArgs) > 0 {
-		parts = append(parts, stmtText(db.Dialect, `SELECT seq, leaf_hash FROM ledger_entries WHERE seq IN `, 1, len(leafArgs), ""))
+		parts = append(parts, stmtText(d, `SELECT seq, leaf_hash FROM ledger_entries WHERE seq IN `, 1, len(leafArgs), ""))
 	}
 	if len(nodeArgs) > 0 {
-		parts = append(parts, stmtText(db.Dialect, `SELECT id, hash FROM ledger_nodes WHERE id IN `, 1, len(nodeArgs), ""))
+		parts = append(parts, stmtText(d, `SELECT id, hash FROM ledger_nodes WHERE id IN `, 1, len(nodeArgs), ""))
 	}
+	got := make(map[int64][]byte, len(ids))
 	if len(parts) == 0 {
-		return out, nil
+		return got, nil
 	}
 	query := strings.Join(parts, " UNION ALL ")
 	args := append(leafArgs, nodeArgs...)
-	if db.Dialect == store.Postgres && len(parts) == 2 {
+	if d == store.Postgres && len(parts) == 2 {
 		// Numbered placeholders continue across the two halves.
 		query = parts[0] + " UNION ALL " + renumber(parts[1], len(leafArgs))
 	}
-	got := make(map[int64][]byte, len(ids))
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read tree nodes: %w", err)
@@ -178,14 +227,7 @@ func fetchNodes(ctx context.Context, db *store.DB, ids []compact.NodeID) ([][]by
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("ledger: read tree nodes: %w", err)
 	}
-	for i, id := range ids {
-		h, ok := got[nodeKey(id.Level, id.Index)]
-		if !ok {
-			return nil, fmt.Errorf("ledger: tree node %d/%d is missing", id.Level, id.Index)
-		}
-		out[i] = h
-	}
-	return out, nil
+	return got, nil
 }
 
 // renumber shifts the numbered placeholders of q ($1, $2, …) by off.

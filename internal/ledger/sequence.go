@@ -30,7 +30,6 @@ type sequencer struct {
 	db      *store.DB
 	entries *store.RowInserter
 	subjs   *store.RowInserter
-	nodes   *store.RowInserter
 
 	mu     sync.Mutex
 	read   *sql.Stmt
@@ -46,9 +45,8 @@ func newSequencer(ctx context.Context, db *store.DB) (*sequencer, error) {
 		db:      db,
 		entries: store.NewRowInserter(db, `INSERT INTO ledger_entries (seq, leaf_hash, body, time, action, actor_id, org_id, resource_id, grant_id, content_hash) VALUES `, numEntryCols),
 		subjs:   store.NewRowInserter(db, `INSERT INTO ledger_entry_subjects (subject, seq) VALUES `, 2),
-		nodes:   store.NewRowInserter(db, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2),
 	}
-	for _, ri := range []*store.RowInserter{s.entries, s.subjs, s.nodes} {
+	for _, ri := range []*store.RowInserter{s.entries, s.subjs} {
 		if err := ri.Prepare(ctx); err != nil {
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
@@ -119,7 +117,10 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 	if st.size+uint64(len(bodies)) >= 1<<maxIndexBits {
 		return errors.New("ledger: tree is full")
 	}
+	// The tree's interior nodes are written with the index, in batches
+	// (decision 0109): the compact range above carries the root.
 	w := newBatchWriter(len(bodies))
+	w.noNodes = true
 	for i, body := range bodies {
 		if err := w.addIndexed(st.size+uint64(i), body, fields[i], st.rng); err != nil {
 			return fmt.Errorf("ledger: sequence event: %w", err)
@@ -140,9 +141,6 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 	if err := s.subjs.Insert(ctx, tx, w.subjects); err != nil {
 		return fmt.Errorf("ledger: insert entry subjects: %w", err)
 	}
-	if err := s.nodes.Insert(ctx, tx, w.nodes); err != nil {
-		return fmt.Errorf("ledger: insert tree nodes: %w", err)
-	}
 	res, err := tx.StmtContext(ctx, update).ExecContext(ctx, size+int64(len(bodies)), root, compact, now, size)
 	if err != nil {
 		return fmt.Errorf("ledger: update tree state: %w", err)
@@ -152,7 +150,7 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 		return fmt.Errorf("ledger: tree state moved under the sequencer (%d rows, %v)", k, err)
 	}
 	if newSize := size + int64(len(bodies)); newSize-upto >= indexBatch {
-		return indexEntries(ctx, tx, upto, newSize)
+		return indexEntries(ctx, tx, upto, newSize, newSize)
 	}
 	return nil
 }

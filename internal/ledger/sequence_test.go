@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"shuqiao/internal/store"
@@ -39,7 +40,8 @@ func TestSequencedAtCommit(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if size, _ := l.TreeSize(ctx); size != 5 || count(t, db, "ledger_entries") != 5 || count(t, db, "ledger_nodes") != 3 {
+	// Interior nodes wait for the indexing batch (decision 0109).
+	if size, _ := l.TreeSize(ctx); size != 5 || count(t, db, "ledger_entries") != 5 || count(t, db, "ledger_nodes") != 0 {
 		t.Fatalf("a rolled-back transaction left entries or nodes: size %d", size)
 	}
 	withSubject := ev(7)
@@ -62,6 +64,36 @@ func TestSequencedAtCommit(t *testing.T) {
 	rep, err := Verify(ctx, db)
 	if err != nil || !rep.OK || rep.Entries != 8 {
 		t.Fatalf("Verify: %v %s", err, rep.Summary())
+	}
+	// Proofs before the nodes are stored compute them from the leaves; the
+	// same proofs after.
+	cp, err := l.LatestCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []InclusionProof
+	for seq := uint64(0); seq < 8; seq++ {
+		p, err := l.InclusionProof(ctx, seq, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := l.Entry(ctx, seq)
+		if err := VerifyInclusion(e.Body, p, cp.Root); err != nil {
+			t.Fatalf("entry %d before indexing: %v", seq, err)
+		}
+		before = append(before, p)
+	}
+	if _, err := l.IndexTail(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "ledger_nodes"); n != 7 {
+		t.Fatalf("%d interior nodes stored for 8 leaves, want 7", n)
+	}
+	for seq := uint64(0); seq < 8; seq++ {
+		p, err := l.InclusionProof(ctx, seq, 8)
+		if err != nil || fmt.Sprint(p) != fmt.Sprint(before[seq]) {
+			t.Fatalf("entry %d: proof after indexing %v (%v), before %v", seq, p, err, before[seq])
+		}
 	}
 }
 
