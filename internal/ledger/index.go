@@ -144,7 +144,10 @@ func storeNodes(ctx context.Context, tx *store.Tx, from, to int64) error {
 	const perStmt = maxParams / 2
 	for len(nodes) > 0 {
 		k := min(len(nodes), 2*perStmt)
-		if _, err := tx.ExecContext(ctx, stmtText(tx.Dialect, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2, k/2, ","), nodes[:k]...); err != nil {
+		// A node's hash follows from its id and the leaves: one stored
+		// already (by a version that wrote nodes at commit) is the same.
+		q := stmtText(tx.Dialect, `INSERT INTO ledger_nodes (id, hash) VALUES `, 2, k/2, ",") + ` ON CONFLICT (id) DO NOTHING`
+		if _, err := tx.ExecContext(ctx, q, nodes[:k]...); err != nil {
 			return fmt.Errorf("ledger: insert tree nodes: %w", err)
 		}
 		nodes = nodes[k:]
