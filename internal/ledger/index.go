@@ -12,8 +12,9 @@ import (
 )
 
 // The entries' secondary indexes (resource, org, grant, actor, action,
-// time) live on ledger_entry_index, which is filled in batches behind the
-// log, not on ledger_entries (decision 0109). Indexes on ledger_entries
+// time, content hash) live on ledger_entry_index, which is filled in
+// batches behind the log, not on ledger_entries (decision 0109); the
+// tree's interior nodes (ledger_nodes) are stored in the same batches. Indexes on ledger_entries
 // made every commit that appended an entry write a page for each index
 // however few entries it carried: on SQLite, where the gate's deliveries
 // sequence their events at commit, six of the fourteen pages a delivery's
@@ -75,12 +76,11 @@ func indexedUpTo(ctx context.Context, q store.Queryer) (int64, error) {
 // lockIndexState reads upto in tx, locking the row on PostgreSQL so that
 // two indexers in turn each see the other's work.
 func lockIndexState(ctx context.Context, tx *store.Tx) (int64, error) {
-	q := `SELECT upto FROM ledger_index_state WHERE id = 1`
-	if tx.Dialect == store.Postgres {
-		q += ` FOR UPDATE`
+	if tx.Dialect != store.Postgres {
+		return indexedUpTo(ctx, tx)
 	}
 	var upto int64
-	if err := tx.QueryRowContext(ctx, q).Scan(&upto); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT upto FROM ledger_index_state WHERE id = 1 FOR UPDATE`).Scan(&upto); err != nil {
 		return 0, fmt.Errorf("ledger: read index state: %w", err)
 	}
 	return upto, nil
