@@ -84,6 +84,9 @@ func main() {
 	if p, ok := app.TuneGC(os.Getenv); ok {
 		fmt.Printf("GOGC %d, as shuqiao serve sets it\n", p)
 	}
+	if n, ok := app.TuneProcs(os.Getenv); ok {
+		fmt.Printf("GOMAXPROCS %d, as shuqiao serve sets it\n", n)
+	}
 	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/gate:", err)
 		pprof.StopCPUProfile()

@@ -341,6 +341,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if p, ok := TuneGC(os.Getenv); ok {
 		a.Log.Info("garbage collector target set for serving (set GOGC to choose another)", "gogc", p)
 	}
+	if n, ok := TuneProcs(os.Getenv); ok {
+		a.Log.Info("Go processors set for serving (set GOMAXPROCS to choose another)", "gomaxprocs", n)
+	}
 	workers, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
 	a.startWorkers(workers)

@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
 )
 
 // Under a steady stream of commits, with a reader always on the WAL, the
@@ -99,5 +102,24 @@ func TestCheckpointerRestartsWAL(t *testing.T) {
 	t.Logf("%d commits, %d restarts, WAL file at most %d KiB", commits, restarts, largest>>10)
 	if restarts == 0 {
 		t.Fatalf("the WAL was never started again from the top in %d commits (its file reached %d KiB)", commits, largest>>10)
+	}
+}
+
+// The embedded store's syncs are fdatasync on Linux, as SQLite's own Linux
+// builds make them (the transpiled library defaults to fsync).
+func TestSQLiteSyncsWithFdatasync(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("fdatasync is what the store asks for where the system has it; checked on Linux")
+	}
+	if _, err := sqlite.Fdatasync(false); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(context.Background(), Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if !sqlite.FdatasyncEnabled() {
+		t.Fatal("after Open, SQLite syncs with fsync; want fdatasync")
 	}
 }

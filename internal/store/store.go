@@ -19,7 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Dialect names the SQL flavour of a DB.
@@ -85,6 +85,15 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: create data folder %s: %w", dir, err)
 	}
+	// SQLite's syncs (here only the checkpointer's: commits do not sync
+	// in WAL mode with synchronous NORMAL) use fdatasync where the system
+	// has it, as SQLite's own Linux builds do; the transpiled library
+	// defaults to fsync, whose timestamp update goes through the file
+	// system's journal. The data is as durable either way. The RESTART
+	// checkpoint's two syncs hold every writer up (see checkpoint).
+	if _, err := sqlite.Fdatasync(true); err != nil && !errors.Is(err, sqlite.ErrFdatasyncUnavailable) {
+		return nil, fmt.Errorf("store: sqlite fdatasync: %w", err)
+	}
 	path := filepath.Join(dir, "shuqiao.db")
 	// WAL lets readers run beside the one writer; BEGIN IMMEDIATE takes the
 	// write lock up front so two writers queue on busy_timeout instead of
@@ -114,12 +123,12 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 }
 
 // checkpointEvery is how often the WAL is copied back into the database,
-// and restartFrames how long it may grow (64 MiB of 4 KiB pages) before
+// and restartFrames how long it may grow (256 MiB of 4 KiB pages) before
 // the checkpointer makes the next writer start it again from the top
 // (tests lower it: DB.restartFrames).
 const (
 	checkpointEvery = 100 * time.Millisecond
-	restartFrames   = 16384
+	restartFrames   = 65536
 )
 
 // checkpoint copies the WAL into the database in the background, so that
@@ -141,8 +150,14 @@ const (
 // checkpoint, run while this process's writers queue on WriteLock, copies
 // the few frames committed since and waits (briefly, see restart) for
 // readers to leave the WAL, so that the next writer overwrites it from the
-// top. That holds writers up for 5 to 15 ms, about once a second at half of
-// the gate's maximum load, where before many commits each waited 3 to 6 ms.
+// top. That holds writers up for 5 to 25 ms: the checkpoint's two fsyncs
+// (the WAL's, then the database's) take that long while commits keep the
+// disk busy, whatever few frames are left to copy. At 64 MiB it happened
+// about once a second at half of the gate's maximum load, and the calls
+// caught behind it were most of that load's p99; at 256 MiB it happens
+// every 3 to 4 s there, and at the city's daily average of calls every few
+// minutes (docs/decisions/0110-twice-the-processors.md). The price is a WAL
+// file of up to 256 MiB on disk.
 func (db *DB) checkpoint() {
 	defer close(db.done)
 	t := time.NewTicker(checkpointEvery)
