@@ -150,14 +150,15 @@ const (
 // checkpoint, run while this process's writers queue on WriteLock, copies
 // the few frames committed since and waits (briefly, see restart) for
 // readers to leave the WAL, so that the next writer overwrites it from the
-// top. That holds writers up for 5 to 25 ms: the checkpoint's two fsyncs
-// (the WAL's, then the database's) take that long while commits keep the
-// disk busy, whatever few frames are left to copy. At 64 MiB it happened
-// about once a second at half of the gate's maximum load, and the calls
-// caught behind it were most of that load's p99; at 256 MiB it happens
-// every 3 to 4 s there, and at the city's daily average of calls every few
-// minutes (docs/decisions/0110-twice-the-processors.md). The price is a WAL
-// file of up to 256 MiB on disk.
+// top. That holds writers up for the checkpoint's two syncs (the WAL's,
+// then the database's), whatever few frames are left to copy: 24 to 54 ms
+// while commits kept the disk busy, 4 to 10 ms now that restart syncs
+// first. At 64 MiB it happened about once a second at half of the gate's
+// maximum load, and the calls caught behind it were most of that load's
+// p99; at 256 MiB it happens every 3 to 4 s there, and at the city's daily
+// average of calls every few minutes
+// (docs/decisions/0110-twice-the-processors.md). The price is a WAL file
+// of up to 256 MiB on disk.
 func (db *DB) checkpoint() {
 	defer close(db.done)
 	t := time.NewTicker(checkpointEvery)
@@ -201,6 +202,16 @@ const (
 // busy timeout, holding the write turn so that this process's writers wait
 // for it in WriteLock's queue rather than in SQLite's busy handler, which
 // sleeps in millisecond steps.
+//
+// What the writers wait for is the checkpoint's two syncs, so as much of
+// the syncing as can be is done before it takes the write turn: both files
+// are synced, then a PASSIVE checkpoint copies what was committed
+// meanwhile, and the RESTART checkpoint is left the frames of the last
+// few milliseconds. Measured at half of the gate's maximum load: the first
+// sync of the two files after the periodic checkpoint took 20 to 60 ms,
+// and with the RESTART checkpoint running first writers waited 24 to
+// 54 ms; after the unlocked syncs and copy, 1 to 17 ms (decision 0110).
+// The first sync's slowness is the kernel's writeback, not traced further.
 func (db *DB) restart(ctx context.Context) bool {
 	conn, err := db.DB.Conn(ctx)
 	if err != nil {
@@ -212,16 +223,35 @@ func (db *DB) restart(ctx context.Context) bool {
 	}
 	// The pooled connection goes back as it came.
 	defer conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeoutMillis))
+	for _, path := range []string{db.Where + "-wal", db.Where} {
+		if err := syncFile(path); err != nil {
+			return false
+		}
+	}
+	var busy, frames, copied int64
+	if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+		return false
+	}
 	release, err := db.WriteLock(ctx)
 	if err != nil {
 		return false
 	}
 	defer release()
-	var busy, frames, copied int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &copied); err != nil {
 		return false
 	}
 	return busy == 0
+}
+
+// syncFile writes the file at path to stable storage (see syncData). It
+// opens the file for writing: Windows flushes only a handle that may write.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return syncData(f)
 }
 
 // Close stops the checkpointer and closes the database.
