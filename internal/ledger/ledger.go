@@ -185,9 +185,10 @@ func (l *Ledger) Nudge() {
 
 // Append adds events inside the caller's transaction; if tx rolls back they
 // vanish with it (R-SEC-2: an event exists exactly when its change commits).
-// On SQLite they are sequenced into the log and the Merkle tree in tx itself
-// (sequence.go); on PostgreSQL, and on SQLite while older events still wait,
-// they are queued with the change and integrated after commit.
+// They are queued with the change, one row each, and sequenced into the log
+// and the Merkle tree after commit: by the integrator (Run), or on SQLite
+// by the next AppendSealed, whichever comes first (decision 0111). A
+// business transaction so pays for one insert, not for the tree.
 func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) error {
 	if len(events) == 0 {
 		return nil
@@ -199,7 +200,7 @@ func (l *Ledger) Append(ctx context.Context, tx *store.Tx, events ...Event) erro
 			return err
 		}
 	}
-	return l.AppendSealed(ctx, tx, sealed...)
+	return l.enqueue(ctx, tx, sealed)
 }
 
 // Sealed is an event fixed in the bytes its entry will hold. A caller that
@@ -231,7 +232,12 @@ func (l *Ledger) Seal(e Event) (Sealed, error) {
 		ResourceID: e.ResourceID, GrantID: e.GrantID, ContentHash: e.ContentHash, Subjects: e.Subjects}}, nil
 }
 
-// AppendSealed is Append for events already sealed.
+// AppendSealed is Append for events already sealed, for a caller that
+// commits the events of many requests at once (the gate's group commit).
+// On SQLite they are sequenced into the log and the Merkle tree in tx
+// itself (sequence.go, decision 0107), after the events queued before them,
+// which tx sequences first (up to drainMax of them; past that, these queue
+// behind the rest). On PostgreSQL they are queued as Append queues them.
 func (l *Ledger) AppendSealed(ctx context.Context, tx *store.Tx, events ...Sealed) error {
 	if len(events) == 0 {
 		return nil
@@ -255,6 +261,16 @@ func (l *Ledger) AppendSealed(ctx context.Context, tx *store.Tx, events ...Seale
 		}
 		if !errors.Is(err, errQueued) {
 			return err
+		}
+	}
+	return l.enqueue(ctx, tx, events)
+}
+
+// enqueue queues sealed events in tx for the integrator.
+func (l *Ledger) enqueue(ctx context.Context, tx *store.Tx, events []Sealed) error {
+	for _, e := range events {
+		if e.body == nil {
+			return errInvalidEvent.At("sealed")
 		}
 	}
 	// Prepared statements of a few fixed sizes keep the cost inside

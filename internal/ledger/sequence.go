@@ -85,14 +85,22 @@ func (s *sequencer) statements(ctx context.Context) (*sql.Stmt, *sql.Stmt, error
 	return s.read, s.update, nil
 }
 
-// errQueued says events are waiting in ledger_pending (queued before this
-// version, or by a tool that queues): new ones go behind them, so the log
-// keeps commit order.
+// errQueued says more events wait in ledger_pending than one sequencing
+// takes (drainMax): the caller's go behind them, so the log keeps commit
+// order.
 var errQueued = errors.New("ledger: events are queued")
 
+// drainMax is how many queued events a sequencing transaction takes in
+// ahead of its own. Business transactions queue theirs (Append, decision
+// 0111), a few a second, and the gate's next group commit sequences them;
+// a burst past drainMax (a bulk import) is left to the integrator, so that
+// no group commit, which every waiting call waits for, grows long.
+const drainMax = 64
+
 // append sequences the encoded events in tx, which must hold SQLite's write
-// lock (every store transaction on SQLite does). It returns errQueued, with
-// nothing written, when earlier events still wait to be integrated.
+// lock (every store transaction on SQLite does), after the queued events
+// ahead of them. When more than drainMax wait, it sequences drainMax of
+// them and returns errQueued: the caller queues its events behind the rest.
 func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies [][]byte, fields []indexedFields) error {
 	read, update, err := s.statements(ctx)
 	if err != nil {
@@ -107,22 +115,41 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 	if err := tx.StmtContext(ctx, read).QueryRowContext(ctx).Scan(&size, &comp, &queued, &upto); err != nil {
 		return fmt.Errorf("ledger: read tree state: %w", err)
 	}
+	var ahead []pendingRow
+	own := true
 	if queued {
-		return errQueued
+		if ahead, err = readPending(ctx, tx, drainMax+1); err != nil {
+			return err
+		}
+		if len(ahead) > drainMax {
+			ahead, own = ahead[:drainMax], false
+		}
+	}
+	if !own {
+		bodies, fields = nil, nil
+	}
+	n := len(ahead) + len(bodies)
+	if n == 0 {
+		return errQueued // the queue emptied meanwhile (another process)
 	}
 	st, err := treeFromCompact(uint64(size), comp)
 	if err != nil {
 		return err
 	}
-	if st.size+uint64(len(bodies)) >= 1<<maxIndexBits {
+	if st.size+uint64(n) >= 1<<maxIndexBits {
 		return errors.New("ledger: tree is full")
 	}
 	// The tree's interior nodes are written with the index, in batches
 	// (decision 0109): the compact range above carries the root.
-	w := newBatchWriter(len(bodies))
+	w := newBatchWriter(n)
 	w.noNodes = true
+	for i, p := range ahead {
+		if err := w.add(st.size+uint64(i), p.body, st.rng); err != nil {
+			return fmt.Errorf("ledger: sequence queued event %d: %w", p.id, err)
+		}
+	}
 	for i, body := range bodies {
-		if err := w.addIndexed(st.size+uint64(i), body, fields[i], st.rng); err != nil {
+		if err := w.addIndexed(st.size+uint64(len(ahead)+i), body, fields[i], st.rng); err != nil {
 			return fmt.Errorf("ledger: sequence event: %w", err)
 		}
 	}
@@ -141,7 +168,13 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 	if err := s.subjs.Insert(ctx, tx, w.subjects); err != nil {
 		return fmt.Errorf("ledger: insert entry subjects: %w", err)
 	}
-	res, err := tx.StmtContext(ctx, update).ExecContext(ctx, size+int64(len(bodies)), root, compact, now, size)
+	if len(ahead) > 0 {
+		if err := deletePending(ctx, tx, ahead); err != nil {
+			return err
+		}
+	}
+	newSize := size + int64(n)
+	res, err := tx.StmtContext(ctx, update).ExecContext(ctx, newSize, root, compact, now, size)
 	if err != nil {
 		return fmt.Errorf("ledger: update tree state: %w", err)
 	}
@@ -149,8 +182,13 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 		// Only a transaction without the write lock could see this.
 		return fmt.Errorf("ledger: tree state moved under the sequencer (%d rows, %v)", k, err)
 	}
-	if newSize := size + int64(len(bodies)); newSize-upto >= indexBatch {
-		return indexEntries(ctx, tx, upto, newSize, newSize)
+	if newSize-upto >= indexBatch {
+		if err := indexEntries(ctx, tx, upto, newSize, newSize); err != nil {
+			return err
+		}
+	}
+	if !own {
+		return errQueued
 	}
 	return nil
 }

@@ -10,8 +10,9 @@ import (
 	"shuqiao/internal/store/storetest"
 )
 
-// R-SEC-2, R-SEC-13: on SQLite an event is in the log, hashed into the
-// tree, the moment its transaction commits; a rolled-back transaction
+// R-SEC-2, R-SEC-13: on SQLite an event appended sealed (the gate's group
+// commit) is in the log, hashed into the tree, the moment its transaction
+// commits; a rolled-back transaction
 // leaves neither entry nor tree state behind; and the log that results is
 // the one the integrator would have built (it verifies, entries in commit
 // order, multi-event transactions kept together, subjects indexed).
@@ -19,7 +20,7 @@ func TestSequencedAtCommit(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.OpenTestSQLite(t)
 	l := newTestLedger(t, db)
-	appendCommitted(t, l, db, 0, 5)
+	appendSealedCommitted(t, l, db, 0, 5)
 	if size, err := l.TreeSize(ctx); err != nil || size != 5 {
 		t.Fatalf("tree size at commit = %d, %v; want 5 without integration", size, err)
 	}
@@ -32,7 +33,7 @@ func TestSequencedAtCommit(t *testing.T) {
 	}
 	boom := errors.New("rolled back")
 	err = db.InTx(ctx, func(tx *store.Tx) error {
-		if err := l.Append(ctx, tx, ev(5), ev(6)); err != nil {
+		if err := appendSealed(ctx, l, tx, ev(5), ev(6)); err != nil {
 			return err
 		}
 		return boom
@@ -46,7 +47,7 @@ func TestSequencedAtCommit(t *testing.T) {
 	}
 	withSubject := ev(7)
 	withSubject.Subjects = []string{subj, subj}
-	if err := db.InTx(ctx, func(tx *store.Tx) error { return l.Append(ctx, tx, ev(6), withSubject, ev(8)) }); err != nil {
+	if err := db.InTx(ctx, func(tx *store.Tx) error { return appendSealed(ctx, l, tx, ev(6), withSubject, ev(8)) }); err != nil {
 		t.Fatal(err)
 	}
 	for i, want := range []int64{0, 1, 2, 3, 4, 6, 7, 8} {
@@ -97,28 +98,26 @@ func TestSequencedAtCommit(t *testing.T) {
 	}
 }
 
-// Events queued before (by an earlier version, or on a store that queued
-// them) stay ahead of new ones: while any wait, new events queue behind
-// them, and integration keeps commit order (R-SEC-13).
-func TestSequencingWaitsBehindQueuedEvents(t *testing.T) {
+// R-SEC-13, R-SEC-2: a business transaction's Append only queues its
+// event (one row, decision 0111); the next sealed append sequences the
+// queue ahead of its own events, in commit order, and empties it; events
+// queued by an earlier version or another process are taken the same way.
+func TestSealedAppendSequencesTheQueueFirst(t *testing.T) {
 	ctx := context.Background()
 	db := storetest.OpenTestSQLite(t)
 	l := newTestLedger(t, db)
-	appendCommitted(t, l, db, 0, 2)
+	appendSealedCommitted(t, l, db, 0, 2)
 	body := `{"time":"2025-03-01T09:00:00Z","actor_kind":"system","action":"use","record_count":100}`
 	if _, err := db.ExecContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, 0)`, []byte(body)); err != nil {
 		t.Fatal(err)
 	}
-	appendCommitted(t, l, db, 2, 2)
+	appendCommitted(t, l, db, 2, 2) // business transactions: queued
 	if size, _ := l.TreeSize(ctx); size != 2 || count(t, db, "ledger_pending") != 3 {
-		t.Fatalf("size %d, %d queued: new events must queue behind the waiting one", size, count(t, db, "ledger_pending"))
+		t.Fatalf("size %d, %d queued: Append must queue, behind the waiting one", size, count(t, db, "ledger_pending"))
 	}
-	if size := mustIntegrate(t, l); size != 5 {
-		t.Fatalf("size %d after integration, want 5", size)
-	}
-	appendCommitted(t, l, db, 4, 1) // nothing waits now: sequenced at once
-	if size, _ := l.TreeSize(ctx); size != 6 {
-		t.Fatalf("size %d, want 6", size)
+	appendSealedCommitted(t, l, db, 4, 1)
+	if size, _ := l.TreeSize(ctx); size != 6 || count(t, db, "ledger_pending") != 0 {
+		t.Fatalf("size %d, %d queued: the sealed append must sequence the queue, then itself", size, count(t, db, "ledger_pending"))
 	}
 	for i, want := range []int64{0, 1, 100, 2, 3, 4} {
 		if e, err := l.Entry(ctx, uint64(i)); err != nil || e.RecordCount != want {
@@ -127,6 +126,42 @@ func TestSequencingWaitsBehindQueuedEvents(t *testing.T) {
 	}
 	if _, err := l.SignCheckpoint(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if rep, err := Verify(ctx, db); err != nil || !rep.OK {
+		t.Fatalf("Verify: %v %s", err, rep.Summary())
+	}
+}
+
+// A burst of queued events larger than one sequencing takes (a bulk
+// import) is sequenced drainMax at a time: the sealed append's own events
+// then queue behind the rest, and the integrator keeps commit order.
+func TestSealedAppendBehindALongQueue(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenTestSQLite(t)
+	l := newTestLedger(t, db)
+	const queued = drainMax + 3
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		for i := 0; i < queued; i++ {
+			if err := l.Append(ctx, tx, ev(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendSealedCommitted(t, l, db, queued, 1)
+	if size, _ := l.TreeSize(ctx); size != drainMax || count(t, db, "ledger_pending") != 4 {
+		t.Fatalf("size %d, %d queued; want %d sequenced and 4 queued", size, count(t, db, "ledger_pending"), drainMax)
+	}
+	if size := mustIntegrate(t, l); size != queued+1 {
+		t.Fatalf("size %d after integration, want %d", size, queued+1)
+	}
+	for i := 0; i <= queued; i++ {
+		if e, err := l.Entry(ctx, uint64(i)); err != nil || e.RecordCount != int64(i) {
+			t.Fatalf("entry %d: %+v %v; want event %d", i, e, err, i)
+		}
 	}
 	if rep, err := Verify(ctx, db); err != nil || !rep.OK {
 		t.Fatalf("Verify: %v %s", err, rep.Summary())
