@@ -130,7 +130,7 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 	}
 	n := len(ahead) + len(bodies)
 	if n == 0 {
-		return errQueued // the queue emptied meanwhile (another process)
+		return errQueued // nothing to sequence; the caller queues nothing
 	}
 	st, err := treeFromCompact(uint64(size), comp)
 	if err != nil {
@@ -145,7 +145,10 @@ func (s *sequencer) append(ctx context.Context, tx *store.Tx, now int64, bodies 
 	w.noNodes = true
 	for i, p := range ahead {
 		if err := w.add(st.size+uint64(i), p.body, st.rng); err != nil {
-			return fmt.Errorf("ledger: sequence queued event %d: %w", p.id, err)
+			// A queued body this version cannot read (nothing is written
+			// yet): leave the queue to the integrator, which reports it,
+			// and queue behind it, so a bad row never fails deliveries.
+			return errQueued
 		}
 	}
 	for i, body := range bodies {

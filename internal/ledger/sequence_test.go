@@ -167,3 +167,20 @@ func TestSealedAppendBehindALongQueue(t *testing.T) {
 		t.Fatalf("Verify: %v %s", err, rep.Summary())
 	}
 }
+
+// A queued row this version cannot read never fails a delivery: the sealed
+// append leaves the queue to the integrator (which reports the row) and
+// queues its own event behind it (R-SEC-2: the record still commits with
+// the delivery).
+func TestSealedAppendBehindAnUnreadableQueuedEvent(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenTestSQLite(t)
+	l := newTestLedger(t, db)
+	if _, err := db.ExecContext(ctx, `INSERT INTO ledger_pending (body, created_at) VALUES ($1, 0)`, []byte(`{"time":`)); err != nil {
+		t.Fatal(err)
+	}
+	appendSealedCommitted(t, l, db, 0, 1)
+	if size, _ := l.TreeSize(ctx); size != 0 || count(t, db, "ledger_pending") != 2 {
+		t.Fatalf("size %d, %d queued; want nothing sequenced and both queued", size, count(t, db, "ledger_pending"))
+	}
+}
