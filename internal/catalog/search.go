@@ -541,17 +541,18 @@ func (s *Service) match(ctx context.Context, q Query, in SearchInput) (*facetCou
 		for i := in.Offset; i < len(rows); i++ {
 			rids = append(rids, rows[i].rid)
 		}
-	case !exact && len(q.Terms) <= maxTieredTerms:
+	case len(q.Terms) <= maxTieredTerms && (!exact || s.db.Dialect != store.Postgres):
 		if rids, err = s.tieredPage(ctx, q, e, in.Offset, in.Limit); err != nil {
 			return nil, nil, err
 		}
 	default:
-		// Every match was read (they fit under exactFacets, or many terms
-		// asked for them all): rank them by how many terms each name
-		// holds, found by one full-text query per term, of matches whose
-		// name holds it (few). The tiers read from the index instead
-		// tested every candidate of the whole query again for each tier
-		// on PostgreSQL (see matchRows).
+		// Every match was read (many terms asked for them all, or, on
+		// PostgreSQL, they fit under exactFacets): rank them by how many
+		// terms each name holds, found by one full-text query per term.
+		// On PostgreSQL the tiers read from the index tested every
+		// candidate of the whole query again for each tier (see
+		// matchRows); SQLite's FTS5 reads a tier's page from the index at
+		// once, faster than this (p95 16 against 24 ms at 100,000).
 		at := make(map[int64]int, len(rows))
 		for i, m := range rows {
 			at[m.rid] = i
