@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"shuqiao/internal/apperr"
 	"shuqiao/internal/identity"
@@ -32,6 +33,9 @@ type Query struct {
 	OrgID string
 	// Assignee keeps cases with this active assignee (exact match).
 	Assignee *Assignee
+	// Since, when set, keeps cases filed at or after it (by the engine's
+	// clock, as Case.CreatedAt).
+	Since time.Time
 	// After is the id of the last case of the previous page; pages run
 	// newest first.
 	After string
@@ -140,6 +144,9 @@ func (e *Engine) List(ctx context.Context, p identity.Principal, q Query) ([]*Ca
 		} else {
 			conds = append(conds, `NOT `+overdue)
 		}
+	}
+	if !q.Since.IsZero() {
+		conds = append(conds, `c.created_at >= `+arg(store.Micros(q.Since)))
 	}
 	if q.After != "" {
 		conds = append(conds, `c.id < `+arg(q.After))

@@ -364,16 +364,14 @@ func (s *Service) caseMeasures(ctx context.Context, cards map[string]*Card, only
 	for _, kind := range s.opts.ResponseKinds {
 		after := ""
 		for {
-			list, next, err := s.cases.List(ctx, reader(), casework.Query{View: casework.ViewAll, Kind: kind, OrgID: only, After: after, Limit: 500})
+			// Only the period's cases are read: the engine filters them by
+			// when they were filed, where paging through every case ever
+			// filed grew with the platform's age.
+			list, next, err := s.cases.List(ctx, reader(), casework.Query{View: casework.ViewAll, Kind: kind, OrgID: only, Since: since, After: after, Limit: 500})
 			if err != nil {
 				return fmt.Errorf("scorecard: cases: %w", err)
 			}
 			for _, c := range list {
-				if c.CreatedAt.Before(since) {
-					// Not a reason to stop paging: ids follow the wall
-					// clock, CreatedAt the engine's, and they may differ.
-					continue
-				}
 				card := cards[c.Target.OrgID]
 				if card == nil {
 					continue
