@@ -48,6 +48,10 @@ type DB struct {
 	// restartFrames is the WAL length at which the checkpointer restarts
 	// it (see checkpoint).
 	restartFrames atomic.Int64
+	// file is the database file, opened once for restart's syncs and
+	// closed only after every SQLite connection (see restart).
+	file     *os.File
+	fileOnce sync.Once
 }
 
 // Options say which database to open.
@@ -116,7 +120,12 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	d := &DB{DB: db, Dialect: SQLite, Where: path, writer: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	file, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	d := &DB{DB: db, Dialect: SQLite, Where: path, writer: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), file: file}
 	d.restartFrames.Store(restartFrames)
 	go d.checkpoint()
 	return d, nil
@@ -223,10 +232,16 @@ func (db *DB) restart(ctx context.Context) bool {
 	}
 	// The pooled connection goes back as it came.
 	defer conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA busy_timeout = %d`, busyTimeoutMillis))
-	for _, path := range []string{db.Where + "-wal", db.Where} {
-		if err := syncFile(path); err != nil {
-			return false
-		}
+	// The WAL is opened afresh (SQLite deletes it when its last
+	// connection closes, and takes no lock on it); the database file
+	// through the descriptor held since Open: on POSIX systems closing any
+	// descriptor of a file drops every lock the process holds on it,
+	// SQLite's included.
+	if err := syncFile(db.Where + "-wal"); err != nil {
+		return false
+	}
+	if err := syncData(db.file); err != nil {
+		return false
 	}
 	var busy, frames, copied int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
@@ -244,7 +259,8 @@ func (db *DB) restart(ctx context.Context) bool {
 }
 
 // syncFile writes the file at path to stable storage (see syncData). It
-// opens the file for writing: Windows flushes only a handle that may write.
+// opens the file for writing: Windows flushes only a handle that may
+// write. Never the database file: see restart.
 func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -260,7 +276,13 @@ func (db *DB) Close() error {
 		db.stopOnce.Do(func() { close(db.stop) })
 		<-db.done
 	}
-	return db.DB.Close()
+	err := db.DB.Close()
+	if db.file != nil {
+		// After the connections: this close drops the process's locks on
+		// the file (see restart).
+		db.fileOnce.Do(func() { _ = db.file.Close() })
+	}
+	return err
 }
 
 func openPostgres(ctx context.Context, opts Options) (*DB, error) {
