@@ -47,7 +47,10 @@ func TuneGC(getenv func(string) string) (int, bool) {
 const ServerProcsPerCPU = 2
 
 // TuneProcs sets GOMAXPROCS for serving unless the operator set it in the
-// environment. It returns the setting it chose, or 0 and false.
+// environment. It returns the setting it chose, or 0 and false. A value
+// set here is fixed: the runtime no longer follows a change of the
+// container's CPU limit while the process runs, so a new limit takes a
+// restart.
 func TuneProcs(getenv func(string) string) (int, bool) {
 	if getenv("GOMAXPROCS") != "" {
 		return 0, false
