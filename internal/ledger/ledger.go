@@ -266,13 +266,9 @@ func (l *Ledger) AppendSealed(ctx context.Context, tx *store.Tx, events ...Seale
 	return l.enqueue(ctx, tx, events)
 }
 
-// enqueue queues sealed events in tx for the integrator.
+// enqueue queues sealed events in tx for the integrator (Seal made them,
+// or AppendSealed checked them).
 func (l *Ledger) enqueue(ctx context.Context, tx *store.Tx, events []Sealed) error {
-	for _, e := range events {
-		if e.body == nil {
-			return errInvalidEvent.At("sealed")
-		}
-	}
 	// Prepared statements of a few fixed sizes keep the cost inside
 	// business transactions low, whatever the number of events.
 	args := make([]any, 0, 2*len(events))
